@@ -1,0 +1,36 @@
+# The two commands of the quick start: `make demo` and `make test`.
+# Each creates .venv when it is missing and installs the package (editable) with the extras
+# it needs; a stamp file remembers the install until setup.cfg or pyproject.toml change.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint gradcheck bench clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit("minitransfer needs Python 3.10 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-test: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test,lint,data,plot]"
+	@touch $@
+
+$(VENV)/.installed-demo: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[data,plot]"
+	@touch $@
+
+demo: $(VENV)/.installed-demo
+	$(PY) -m minitransfer gradcheck
+
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+
+test: lint
+	MPLBACKEND=Agg $(PY) -m pytest -q
+
+gradcheck: $(VENV)/.installed-demo
+	$(PY) -m minitransfer gradcheck
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis runs

@@ -1,0 +1,33 @@
+"""minitransfer: neural-network transfer learning from scratch, in NumPy.
+
+A hand-written reverse-mode autograd engine (``Tensor``), layers shaped like PyTorch's, and
+the pretrain / replace-the-head / fine-tune workflow written from its equations.
+``import minitransfer`` needs only NumPy; plots, data sets and the GPU are imported lazily.
+"""
+
+from minitransfer.backend import gpu_available, manual_seed
+from minitransfer.creation import arange, full, ones, ones_like, rand, randn, zeros, zeros_like
+from minitransfer.functional import (
+    cross_entropy,
+    exp,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    relu,
+    softmax,
+)
+from minitransfer.gradcheck import GradcheckError, gradcheck
+from minitransfer.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+
+float32 = "float32"
+float64 = "float64"
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "manual_seed",
+    "gpu_available", "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like",
+    "ones_like", "relu", "exp", "log", "matmul", "log_softmax", "softmax", "logsumexp",
+    "cross_entropy", "gradcheck", "GradcheckError", "float32", "float64",
+]

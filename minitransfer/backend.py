@@ -1,0 +1,152 @@
+"""The only module that knows NumPy from CuPy.
+
+Engine code never writes ``np.`` on data arrays. It asks this module for the array
+namespace ``xp`` of the data it holds and calls the Python array API standard's names on
+it (``xp.matmul``, ``xp.sum``, ``xp.permute_dims`` ...). NumPy 2 and CuPy both implement
+those names, and so does ``array_api_strict``, which the tests use as a stand-in for a GPU
+library on machines without one.
+
+Randomness is drawn on the host from a seeded ``numpy.random.Generator`` and then moved to
+the device, so the same seed gives the same weights on CPU and GPU.
+"""
+
+import numpy as np
+
+_cupy_module = None  # the imported CuPy module once a usable GPU was found
+_cupy_problem = None  # why CuPy cannot be used, once we have looked
+
+
+def namespace(array):
+    """Return the array API namespace of ``array`` (``numpy``, ``cupy``, ``array_api_strict``)."""
+    if type(array) is np.ndarray:  # the common case, answered without a method call
+        return np
+    return array.__array_namespace__()
+
+
+def is_array(obj):
+    """True for NumPy, CuPy and other array API arrays (anything with ``__array_namespace__``)."""
+    return isinstance(obj, np.ndarray) or hasattr(obj, "__array_namespace__")
+
+
+def device_of(array):
+    """'cuda' for CuPy arrays, 'cpu' for everything else."""
+    return "cuda" if type(array).__module__.startswith("cupy") else "cpu"
+
+
+def cupy_problem():
+    """Return None when CuPy and a GPU are usable, else a sentence saying what is missing.
+
+    CuPy is imported lazily and checked in three steps, each inside try/except so that a
+    broken driver never crashes ``import minitransfer``: import, device count, a tiny kernel.
+    """
+    global _cupy_module, _cupy_problem
+    if _cupy_module is not None or _cupy_problem is not None:
+        return _cupy_problem
+    try:
+        import cupy
+    except Exception as error:  # ImportError, or a CUDA library that fails to load
+        _cupy_problem = (f"CuPy is not installed or failed to import ({type(error).__name__}: "
+                         f"{error}); install it with e.g. 'pip install cupy-cuda12x'")
+        return _cupy_problem
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:
+        _cupy_problem = f"CuPy is installed but found no CUDA driver or device ({error})"
+        return _cupy_problem
+    if count < 1:
+        _cupy_problem = "CuPy is installed but no CUDA device is visible"
+        return _cupy_problem
+    try:
+        check = cupy.arange(4, dtype=cupy.float32) * 2
+        assert float(check.sum()) == 12.0
+    except Exception as error:
+        _cupy_problem = f"CuPy found a GPU but could not run a kernel on it ({error})"
+        return _cupy_problem
+    _cupy_module = cupy
+    return None
+
+
+def gpu_available():
+    """True when ``Tensor.to('cuda')`` will work."""
+    return cupy_problem() is None
+
+
+def check_device(device):
+    """Normalise a device name ('cpu', 'cuda', 'cuda:0', 'gpu') or raise a clear error."""
+    name = str(device).lower()
+    if name == "cpu":
+        return "cpu"
+    if name in ("cuda", "gpu") or name.startswith("cuda:"):
+        problem = cupy_problem()
+        if problem is not None:
+            raise RuntimeError(f"device='{device}' needs a usable GPU, but {problem}")
+        return "cuda"
+    raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` ('cpu' gives a NumPy array, 'cuda' a CuPy array)."""
+    device = check_device(device)
+    if device_of(array) == device and (device == "cuda" or isinstance(array, np.ndarray)):
+        return array
+    if device == "cpu":
+        return to_numpy(array)
+    return _cupy_module.asarray(to_numpy(array))
+
+
+def to_numpy(array):
+    """A host NumPy array holding the same values (a copy for GPU data)."""
+    if isinstance(array, np.ndarray):
+        return array
+    if device_of(array) == "cuda":
+        return array.get()
+    return np.asarray(array)
+
+
+def asarray_like(host_array, like):
+    """Move a host NumPy array into the namespace (and device) of the array ``like``."""
+    xp = namespace(like)
+    if xp is np:
+        return np.asarray(host_array)
+    return xp.asarray(np.asarray(host_array))
+
+
+def dtype_name(dtype):
+    """'float32' for np.float32, np.dtype('float32') or array_api_strict.float32."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:  # array_api_strict's dtypes print as 'array_api_strict.float32'
+        return str(dtype).rsplit(".", 1)[-1]
+
+
+def dtype_like(dtype, like):
+    """The dtype named like ``dtype`` (e.g. float32) in the namespace of ``like``."""
+    return getattr(namespace(like), dtype_name(dtype))
+
+
+def is_floating(array):
+    """True when the array's dtype is a real floating-point type."""
+    return np.dtype(dtype_name(array.dtype)).kind == "f"
+
+
+# ---- host randomness -----------------------------------------------------------------------
+_default_generator = np.random.default_rng(0)
+
+
+def manual_seed(seed):
+    """Reseed the package's default generator (NumPy's global RNG is never touched)."""
+    global _default_generator
+    _default_generator = np.random.default_rng(seed)
+    return _default_generator
+
+
+def get_generator(generator=None):
+    """Turn ``None`` (the default generator), an int seed or a Generator into a Generator."""
+    if generator is None:
+        return _default_generator
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        return np.random.default_rng(int(generator))
+    raise TypeError(f"generator: expected None, an int seed or numpy.random.Generator, "
+                    f"got {type(generator).__name__}")

@@ -1,0 +1,52 @@
+"""Function forms of the ops, like ``torch.relu`` and ``torch.nn.functional``.
+
+Each is one line that calls the op class in ``functions.py``; they exist so that code written
+for PyTorch (``torch.relu(self.fc1(x))`` in the source document) reads the same here.
+"""
+
+import numpy as np
+
+from minitransfer import backend
+from minitransfer import functions as F
+
+
+def relu(x):
+    """max(x, 0), elementwise (``functions.ReLU``)."""
+    return F.ReLU.apply(x)
+
+
+def exp(x):
+    return F.Exp.apply(x)
+
+
+def log(x):
+    return F.Log.apply(x)
+
+
+def matmul(a, b):
+    return a @ b
+
+
+def log_softmax(x, dim=-1):
+    return F.LogSoftmax.apply(x, axis=dim)
+
+
+def softmax(x, dim=-1):
+    return F.Softmax.apply(x, axis=dim)
+
+
+def logsumexp(x, dim=-1, keepdim=False):
+    return F.LogSumExp.apply(x, axis=dim, keepdims=keepdim)
+
+
+def cross_entropy(logits, target, reduction="mean"):
+    """−log softmax(z)_y averaged (or summed) over the batch (``functions.CrossEntropy``).
+
+    ``target`` holds integer class labels (a Tensor, array or list); they are moved to the
+    logits' device. Validation of shapes and label ranges lives in ``nn.CrossEntropyLoss``.
+    """
+    labels = target.data if hasattr(target, "data") and not isinstance(target, np.ndarray) \
+        else target
+    labels = backend.asarray_like(backend.to_numpy(labels) if backend.is_array(labels)
+                                  else np.asarray(labels), logits.data)
+    return F.CrossEntropy.apply(logits, labels=labels, reduction=reduction)
