@@ -5,15 +5,19 @@ the pretrain / replace-the-head / fine-tune workflow written from its equations.
 ``import minitransfer`` needs only NumPy; plots, data sets and the GPU are imported lazily.
 """
 
+from minitransfer import nn, optim
 from minitransfer.backend import gpu_available, manual_seed
+from minitransfer.checkpoint import load, save
 from minitransfer.creation import arange, full, ones, ones_like, rand, randn, zeros, zeros_like
 from minitransfer.functional import (
     cross_entropy,
     exp,
+    linear,
     log,
     log_softmax,
     logsumexp,
     matmul,
+    mse_loss,
     relu,
     softmax,
 )
@@ -29,5 +33,6 @@ __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "manual_seed",
     "gpu_available", "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like",
     "ones_like", "relu", "exp", "log", "matmul", "log_softmax", "softmax", "logsumexp",
-    "cross_entropy", "gradcheck", "GradcheckError", "float32", "float64",
+    "cross_entropy", "linear", "mse_loss", "gradcheck", "GradcheckError", "float32", "float64",
+    "nn", "optim", "save", "load",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 
 from minitransfer import backend
 from minitransfer import functions as F
+from minitransfer.tensor import Tensor
 
 
 def relu(x):
@@ -25,6 +26,13 @@ def log(x):
 
 def matmul(a, b):
     return a @ b
+
+
+def linear(x, weight, bias=None):
+    """x Wᵀ + b, with W of shape (out, in) as in ``torch.nn.functional.linear`` (``functions.Affine``)."""
+    if bias is None:
+        return F.Affine.apply(x, weight)
+    return F.Affine.apply(x, weight, bias)
 
 
 def log_softmax(x, dim=-1):
@@ -45,8 +53,22 @@ def cross_entropy(logits, target, reduction="mean"):
     ``target`` holds integer class labels (a Tensor, array or list); they are moved to the
     logits' device. Validation of shapes and label ranges lives in ``nn.CrossEntropyLoss``.
     """
-    labels = target.data if hasattr(target, "data") and not isinstance(target, np.ndarray) \
-        else target
+    # isinstance, not hasattr(target, "data"): NumPy and CuPy arrays have a .data attribute too
+    # (a memory buffer), so only a Tensor may be unwrapped.
+    labels = target.data if isinstance(target, Tensor) else target
     labels = backend.asarray_like(backend.to_numpy(labels) if backend.is_array(labels)
                                   else np.asarray(labels), logits.data)
     return F.CrossEntropy.apply(logits, labels=labels, reduction=reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Squared error (input − target)², averaged over all elements ("mean"), summed ("sum") or
+    kept elementwise ("none"). Built from Sub, Mul and Mean/Sum, so it needs no op of its own.
+    Validation of shapes and dtypes lives in ``nn.MSELoss``."""
+    difference = input - target
+    squared = difference * difference
+    if reduction == "mean":
+        return squared.mean()
+    if reduction == "sum":
+        return squared.sum()
+    return squared

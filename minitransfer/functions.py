@@ -421,3 +421,46 @@ class CrossEntropy(Function):
             return (grad * xp.reshape(g, (-1, 1)),)
         scale = g / grad.shape[0] if self.reduction == "mean" else g
         return (grad * scale,)
+
+
+# ---- the fused layer op ------------------------------------------------------------------------
+class Affine(Function):
+    """z = x Wᵀ + b: the forward of ``nn.Linear`` as one op (not MatMul, Transpose and Add).
+
+    Shapes: x is (..., in) (a batch of rows, or one row of shape (in,)), W is (out, in) as in
+    PyTorch, the optional b is (out,), and z is (..., out). With g = dL/dz:
+
+        dL/dx = g W            (..., out) @ (out, in) -> (..., in)
+        dL/dW = gᵀ x           summed over every leading (batch) axis -> (out, in)
+        dL/db = Σ_rows g       summed over every leading axis -> (out,)
+
+    One node instead of three saves two graph entries and two temporary arrays per layer; the
+    first layer's input needs no gradient, so its ``g W`` product is skipped altogether.
+    """
+
+    def forward(self, x, weight, bias=None):
+        if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: expected x of shape (..., {weight.shape[-1]}) and weight of "
+                             f"shape (out, in), got x {tuple(x.shape)} and weight "
+                             f"{tuple(weight.shape)}")
+        if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f"linear: expected bias of shape ({weight.shape[0]},), got "
+                             f"{tuple(bias.shape)}")
+        xp = backend.namespace(x)
+        self.x, self.weight = x, weight
+        z = xp.matmul(x, xp.permute_dims(weight, (1, 0)))
+        if bias is not None:
+            z += bias  # z is a fresh array that we own, so adding in place is safe
+        return z
+
+    def backward(self, g):
+        xp = backend.namespace(g)
+        need_x, need_weight = self.needs_input_grad[:2]
+        batch_axes = tuple(range(g.ndim - 1))  # () for a single row
+        grad_x = xp.matmul(g, self.weight) if need_x else None
+        # tensordot calls BLAS even for the batch-1 outer product, where matmul does not (§8).
+        grad_weight = xp.tensordot(g, self.x, axes=(batch_axes, batch_axes)) if need_weight else None
+        if len(self.needs_input_grad) == 2:
+            return grad_x, grad_weight
+        grad_bias = xp.sum(g, axis=batch_axes) if self.needs_input_grad[2] else None
+        return grad_x, grad_weight, grad_bias

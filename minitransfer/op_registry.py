@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minitransfer import functions as F
+from minitransfer.functional import linear
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class OpCase:
     name: str
     op: type  # the Function subclass exercised
     fn: object  # fn(*tensors) -> tensor
-    kind: str  # "unary", "binary", "matmul", "reduce", "rows" or "logits"
+    kind: str  # "unary", "binary", "matmul", "reduce", "rows", "logits", "affine", "affine_no_bias"
     examples: tuple  # tuples of input shapes
     values: str = "any"  # "any", "positive" (log, pow) or "distinct" (relu, max: no ties, no 0)
 
@@ -76,6 +77,10 @@ REGISTRY = (
            (((4, 3),), ((1, 5),))),
     OpCase("cross_entropy_sum", F.CrossEntropy, _cross_entropy("sum"), "logits", (((4, 3),),)),
     OpCase("cross_entropy_none", F.CrossEntropy, _cross_entropy("none"), "logits", (((4, 3),),)),
+    # "affine" inputs: x (..., in), weight (out, in), bias (out,); "affine_no_bias": no bias
+    OpCase("linear", F.Affine, linear, "affine",
+           (((4, 3), (2, 3), (2,)), ((3,), (2, 3), (2,)), ((2, 4, 3), (5, 3), (5,)))),
+    OpCase("linear_no_bias", F.Affine, linear, "affine_no_bias", (((4, 3), (2, 3)), ((1, 5), (3, 5)))),
 )
 
 

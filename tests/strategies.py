@@ -34,6 +34,14 @@ def matmul_pair(draw):
     return a_shape, b_shape
 
 
+@st.composite
+def affine_shapes(draw, bias=True):
+    """x (..., in), weight (out, in) and, with ``bias``, b (out,): the inputs of nn.Linear's op."""
+    n_in, n_out, rows = draw(dims), draw(dims), draw(dims)
+    x_shape = draw(st.sampled_from([(n_in,), (rows, n_in), (2, rows, n_in)]))
+    return (x_shape, (n_out, n_in), (n_out,)) if bias else (x_shape, (n_out, n_in))
+
+
 def shapes_for(kind):
     """A strategy for the tuple of input shapes of an op of the given kind."""
     if kind == "unary":
@@ -48,6 +56,10 @@ def shapes_for(kind):
         return st.tuples(st.integers(2, 4), dims, dims).map(lambda s: (s,))
     if kind == "logits":
         return st.tuples(dims, st.integers(2, 5)).map(lambda s: (s,))
+    if kind == "affine":
+        return affine_shapes(bias=True)
+    if kind == "affine_no_bias":
+        return affine_shapes(bias=False)
     raise ValueError(f"unknown kind {kind!r}")
 
 

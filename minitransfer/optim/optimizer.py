@@ -1,0 +1,177 @@
+"""Optimizer: the base class of SGD and Adam, with PyTorch's ``param_groups``.
+
+An optimizer holds a list of *parameter groups*: dicts with a ``"params"`` list and the
+group's own hyper-parameters (``lr``, ``momentum``, ...). Fine-tuning uses them to give the
+pretrained body a smaller learning rate than the new head:
+
+    optim.SGD([{"params": model.body.parameters(), "lr": 1e-3},
+               {"params": model.head.parameters()}], lr=1e-2, momentum=0.9)
+
+Hyper-parameters missing from a group are taken from the constructor's defaults. A
+learning-rate scheduler changes ``group["lr"]`` between steps.
+
+``step()`` skips parameters with ``requires_grad=False`` (frozen) or without a gradient. It
+updates each parameter in place under ``no_grad()`` (so the update is not recorded as part of
+a graph) and never writes into ``p.grad``: a gradient array may be shared by several tensors.
+"""
+
+import numbers
+
+from minitransfer import backend
+from minitransfer.tensor import Tensor, enable_grad
+
+
+class Optimizer:
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.state = {}  # per-parameter buffers (momentum, moments), keyed by the Parameter
+        self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or "
+                            f"dicts, got a single Tensor (wrap it in a list)")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list (is every "
+                             f"parameter frozen, or was a generator used up already?)")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def _check_hyperparameters(self, group):
+        """Raise ValueError for a bad value in ``group`` (each optimizer checks its own)."""
+        _check_non_negative(group, "lr", type(self).__name__)
+
+    def add_param_group(self, param_group):
+        """Add a group (a dict with "params" and optional hyper-parameters) to optimize.
+
+        Everything is checked before the group is added: each parameter must be a floating-point
+        leaf Tensor that is in no other group, and the hyper-parameters must be valid.
+        """
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise TypeError(f"add_param_group: expected a dict with a 'params' entry, got "
+                            f"{type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        name = type(self).__name__
+        if not group["params"]:
+            raise ValueError(f"{name}: a parameter group has an empty parameter list")
+        for p in group["params"]:
+            if not isinstance(p, Tensor) or not p.is_leaf:
+                raise TypeError(f"{name}: can only optimize leaf Tensors (parameters), got "
+                                f"{type(p).__name__ if not isinstance(p, Tensor) else 'a non-leaf Tensor'}")
+            if not backend.is_floating(p.data):
+                raise TypeError(f"{name}: can only optimize floating-point Tensors, got dtype "
+                                f"{backend.dtype_name(p.dtype)}")
+        ids = [id(p) for p in group["params"]]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{name}: a parameter group lists the same parameter twice")
+        taken = {id(p) for g in self.param_groups for p in g["params"]}
+        if taken.intersection(ids):
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_hyperparameters(group)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient (``backward()`` adds to ``.grad``, it does not
+        overwrite it). Setting ``.grad = None`` is cheaper than filling it with zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:  # a fresh zero array: the old one may be shared with another tensor
+                    p.grad = Tensor(backend.namespace(p.grad.data).zeros_like(p.grad.data))
+
+    def step(self, closure=None):
+        """Update the parameters once. ``closure``, if given, re-evaluates the model and
+        returns the loss (as in PyTorch; the optimizers here need it only for convenience)."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        self._update()
+        return loss
+
+    def _update(self):
+        raise NotImplementedError
+
+    def _parameters_to_update(self):
+        """(group, parameter) pairs that get an update: trainable and with a gradient."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.requires_grad and p.grad is not None:
+                    yield group, p
+
+    # ---- saving and restoring -------------------------------------------------------------
+    def state_dict(self):
+        """PyTorch's layout: {"state": {index: {name: array or number}}, "param_groups":
+        [{hyper-parameters..., "params": [indices]}]}; parameters are numbered in group order.
+        Arrays are copies, so later steps do not change a saved state dict."""
+        index_of, groups, index = {}, [], 0
+        for group in self.param_groups:
+            indices = list(range(index, index + len(group["params"])))
+            index_of.update({id(p): i for p, i in zip(group["params"], indices)})
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": indices})
+            index += len(indices)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index_of[id(p)]] = {k: _copy(v) for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyper-parameters and buffers saved by ``state_dict()``. The groups must have
+        the same sizes; nothing is changed when they do not."""
+        saved_groups = state_dict["param_groups"]
+        sizes = [len(g["params"]) for g in self.param_groups]
+        saved_sizes = [len(g["params"]) for g in saved_groups]
+        if sizes != saved_sizes:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the optimizer has parameter "
+                             f"groups of sizes {sizes}, the state dict has {saved_sizes}")
+        params = {}
+        for group, saved in zip(self.param_groups, saved_groups):
+            params.update(zip(saved["params"], group["params"]))
+        new_state = {}
+        for index, buffers in state_dict["state"].items():
+            p = params[int(index)]
+            for name, value in buffers.items():
+                if backend.is_array(value) and tuple(value.shape) != p.shape:
+                    raise ValueError(f"{type(self).__name__}.load_state_dict: buffer {name!r} of "
+                                     f"parameter {index} has shape {tuple(value.shape)}, the "
+                                     f"parameter has shape {p.shape}")
+            new_state[p] = {name: _moved_like(value, p) for name, value in buffers.items()}
+        for group, saved in zip(self.param_groups, saved_groups):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = new_state
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+def _check_non_negative(group, key, name):
+    value = group[key]
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"{name}: {key} must be a non-negative number, got {value!r}")
+
+
+def _copy(value):
+    """A fresh copy of an array (numbers are returned as they are)."""
+    if backend.is_array(value):
+        return backend.namespace(value).astype(value, value.dtype, copy=True)
+    return value
+
+
+def _moved_like(value, param):
+    """A saved buffer as a fresh array on the parameter's device, in its dtype."""
+    if not backend.is_array(value):
+        return value
+    host = backend.to_numpy(value).astype(backend.dtype_name(param.dtype), copy=True)
+    return backend.asarray_like(host, param.data)
