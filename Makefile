@@ -21,7 +21,7 @@ $(VENV)/.installed-demo: setup.cfg pyproject.toml | $(PY)
 	@touch $@
 
 demo: $(VENV)/.installed-demo
-	$(PY) -m minitransfer gradcheck
+	MPLBACKEND=Agg $(PY) -m minitransfer run --out runs/demo
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .

@@ -46,13 +46,128 @@ def _gradcheck_command(args):
     return 1 if failures else 0
 
 
+def _choices(allowed, what):
+    """A parser for a comma-separated list whose items must come from ``allowed``."""
+
+    def parse(text):
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        unknown = [item for item in items if item not in allowed]
+        if unknown or not items:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or '(none)'}; "
+                                             f"choose from {', '.join(allowed)}")
+        return items
+
+    return parse
+
+
+def _ks(text):
+    ks = []
+    for item in text.split(","):
+        item = item.strip()
+        if item == "all":
+            ks.append(None)
+        elif item.isdigit() and int(item) > 0:
+            ks.append(int(item))
+        else:
+            raise argparse.ArgumentTypeError(f"k must be a positive integer or 'all', got {item!r}")
+    return ks
+
+
+def _seeds(text):
+    """'3' means seeds 0, 1, 2; '4,7' means exactly those seeds."""
+    try:
+        if "," in text:
+            return [int(s) for s in text.split(",")]
+        if int(text) < 1:
+            raise ValueError
+        return list(range(int(text)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seeds (e.g. 3) or a list "
+                                         f"(e.g. 0,4), got {text!r}") from None
+
+
+def _data_options(parser):
+    from minitransfer.experiment import TARGETS
+
+    parser.add_argument("--data", choices=("digits", "fashion"), default="digits",
+                        help="bundled 8x8 digits (default) or Fashion-MNIST from --data-dir")
+    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
+                        "(default: /usr/share/datasets/fashion-mnist)")
+    parser.add_argument("--target", choices=TARGETS, default="jitter",
+                        help="how the target task's images differ (default: jitter by +-2 px)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--hidden", type=int, default=128, help="hidden units (default 128)")
+
+
 def build_parser():
+    from minitransfer.transfer import STRATEGIES
+
     parser = _Parser(prog="minitransfer", description="Transfer learning from scratch in NumPy.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     check = commands.add_parser("gradcheck", help="check every op's backward numerically")
     check.add_argument("--seed", type=int, default=0, help="seed for inputs and upstream gradients")
     check.set_defaults(handler=_gradcheck_command)
+
+    run = commands.add_parser("run", help="the main job: compare strategies over k and seeds")
+    _data_options(run)
+    run.add_argument("--strategies", type=_choices(STRATEGIES, "strategy"),
+                     default=["scratch", "linear_probe", "full", "lp_ft"],
+                     help=f"comma-separated, from {', '.join(STRATEGIES)}")
+    run.add_argument("--ks", type=_ks, default=[5, 10, 25, 50, None],
+                     help="labelled target examples per class, e.g. 5,25,all (default 5,10,25,50,all)")
+    run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="how many seeds, or a list")
+    run.add_argument("--pretrain-steps", type=int, default=2000)
+    run.add_argument("--finetune-steps", type=int, default=300)
+    run.add_argument("--target-accuracy", type=float, default=None,
+                     help="accuracy (0-1) for 'steps to target' (default: scratch's final mean)")
+    run.add_argument("--out", default=None, help="run folder (default runs/DATA-TARGET)")
+    run.add_argument("--resume", action="store_true", help="skip runs already in the run folder")
+    run.add_argument("--quick", action="store_true", help="a small run (for tests): 2 seeds, k=5,25")
+    run.set_defaults(handler=_run_command)
+
+    pre = commands.add_parser("pretrain", help="pretrain on the source task and save a checkpoint")
+    _data_options(pre)
+    pre.add_argument("--steps", type=int, default=2000)
+    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--out", default="pretrained.npz", help="checkpoint path (.npz)")
+    pre.set_defaults(handler=_pretrain_command)
+
+    fine = commands.add_parser("finetune", help="fine-tune a pretrained checkpoint on the target")
+    _data_options(fine)
+    fine.add_argument("--checkpoint", default="pretrained.npz")
+    fine.add_argument("--strategy", choices=STRATEGIES, default="full")
+    fine.add_argument("--k", type=lambda t: _ks(t)[0], default=25, help="examples per class or 'all'")
+    fine.add_argument("--steps", type=int, default=300)
+    fine.add_argument("--seed", type=int, default=0)
+    fine.add_argument("--save", default=None, help="save the fine-tuned model here (.npz)")
+    fine.set_defaults(handler=_finetune_command)
     return parser
+
+
+def _run_command(args):
+    from minitransfer import main_job
+
+    if args.quick:
+        for key, value in main_job.QUICK.items():
+            setattr(args, key, value)
+    if args.out is None:
+        args.out = f"runs/{args.data}-{args.target}"
+    main_job.run(args)
+    return 0
+
+
+def _pretrain_command(args):
+    from minitransfer import main_job
+
+    main_job.pretrain_command(args)
+    return 0
+
+
+def _finetune_command(args):
+    from minitransfer import main_job
+
+    main_job.finetune_command(args)
+    return 0
 
 
 def main(argv=None):
@@ -61,7 +176,18 @@ def main(argv=None):
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
-    return args.handler(args)
+    for name in ("steps", "pretrain_steps", "finetune_steps", "hidden"):
+        if getattr(args, name, 1) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+    try:
+        return args.handler(args)
+    except Exception as error:
+        from minitransfer.main_job import UsageError
+
+        if isinstance(error, (UsageError, FileNotFoundError)) or "device=" in str(error):
+            print(f"minitransfer: error: {error}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -1,0 +1,212 @@
+"""Measure the document's claims: does transfer cut the data and the compute a target needs?
+
+``make_task`` builds a source task and a target task from one data set; ``compare`` pretrains
+once per seed, then fine-tunes a copy with every strategy at every k labelled target examples
+per class, and evaluates each on a held-out target test set that training never sees;
+``summarize`` turns the runs into mean ± std, the gain over scratch with a 95% confidence
+interval, a negative-transfer flag, and the steps needed to reach an accuracy.
+"""
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from minitransfer import nn
+from minitransfer.data import k_per_class, train_test_split, transforms
+from minitransfer.train import evaluate
+from minitransfer.transfer import fine_tune, pretrain, replace_head
+
+TARGETS = ("jitter", "noise", "rotate", "invert", "hflip", "permute", "none")
+
+
+@dataclass
+class Task:
+    """A source task (pretraining) and a target task (fine-tuning, with a held-out test set)."""
+
+    name: str
+    source: tuple  # (x, y) used for pretraining
+    target_train: tuple  # (x, y) from which k labelled examples per class are drawn
+    target_test: tuple  # (x, y) held out: only ever evaluated
+    source_classes: int
+    target_classes: int
+
+
+def _target_transform(name, x, seed):
+    if name == "jitter":
+        return transforms.jitter(x, max_shift=2, seed=seed)
+    if name == "noise":
+        return transforms.add_noise(x, sigma=0.4, seed=seed)
+    if name == "rotate":
+        return transforms.rotate90(x, k=1)
+    if name == "invert":
+        return transforms.invert(x)
+    if name == "hflip":
+        return transforms.hflip(x)
+    if name == "permute":
+        return transforms.permute_pixels(x, seed=1234)  # one fixed permutation for the task
+    if name == "none":
+        return x
+    raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {name!r}")
+
+
+def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, max_source=12000):
+    """Source = classes 0–4, target = classes 5–9 with ``target``'s transform, from one data set.
+
+    ``data`` is "digits" (bundled, 8×8) or "fashion" (Fashion-MNIST, 28×28, from ``data_dir``
+    or Debian's dataset-fashion-mnist folder: clothing classes 0–4 → 5–9, mostly footwear).
+    For ``jitter`` the source images are jittered too (``source_copies`` shifted copies): the
+    source then teaches shift-tolerant features, which is what the target needs. For every other
+    target the source stays clean, so the target differs from it (data mismatch).
+    """
+    from minitransfer.data import digits, mnist_family
+
+    if target not in TARGETS:
+        raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {target!r}")
+    if data == "digits":
+        ds = digits()
+        x_train, x_test, y_train, y_test = train_test_split(ds.x, ds.y, test_fraction=0.5, seed=0)
+    elif data == "fashion":
+        train, test = (mnist_family(data_dir, name="fashion", split=s) for s in ("train", "test"))
+        x_train, y_train, x_test, y_test = train.x, train.y, test.x, test.y
+    else:
+        raise ValueError(f"data: expected 'digits' or 'fashion', got {data!r}")
+    source_x, source_y = x_train[y_train < 5], y_train[y_train < 5]
+    if target == "jitter":
+        source_x = np.concatenate([transforms.jitter(source_x, 2, seed=s) for s in range(source_copies)])
+        source_y = np.tile(source_y, source_copies)
+    if len(source_x) > max_source:  # Fashion-MNIST: a subsample keeps pretraining to seconds
+        keep = np.random.default_rng(0).permutation(len(source_x))[:max_source]
+        source_x, source_y = source_x[keep], source_y[keep]
+    t_train = _target_transform(target, x_train[y_train >= 5], seed=101)
+    t_test = _target_transform(target, x_test[y_test >= 5], seed=202)
+    return Task(f"{data}:{target}", (source_x, source_y), (t_train, y_train[y_train >= 5] - 5),
+                (t_test, y_test[y_test >= 5] - 5), 5, 5)
+
+
+def run_key(record):
+    return (record["strategy"], record["k"], record["seed"])
+
+
+def load_results(path):
+    """Runs already finished, from a results file written by ``compare`` (one JSON per line).
+
+    A line cut off by a kill in the middle of a write is ignored: that run is simply redone.
+    """
+    done = []
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    done.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    return done
+
+
+def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, finetune_steps=300,
+            batch_size=32, results_path=None, device="cpu", log=print):
+    """Every strategy × k × seed: pretrain per seed, fine-tune a copy, evaluate on held-out data.
+
+    k = None means every labelled target example. With ``results_path``, each finished run is
+    appended to that file at once (so a killed job loses at most the run in progress) and runs
+    already in it are skipped: that is how ``--resume`` works. Returns one record per run.
+    """
+    results = load_results(results_path)
+    done = {run_key(r) for r in results}
+    dim = task.source[0].shape[1]
+    for seed in seeds:
+        todo = [(k, s) for k in ks for s in strategies if (s, _k_label(k), seed) not in done]
+        if not todo:
+            continue
+        model = nn.MLP([dim, hidden, task.source_classes], generator=seed, device=device)
+        started = time.perf_counter()
+        pretrain(model, task.source, steps=pretrain_steps, seed=seed)
+        source_acc = evaluate(model, task.source)["accuracy"]
+        log(f"seed {seed}: pretrained {dim}-{hidden}-{task.source_classes} for {pretrain_steps} steps "
+            f"in {time.perf_counter() - started:.1f}s (source train accuracy {source_acc:.3f})")
+        for k, strategy in todo:
+            x_k, y_k = k_per_class(*task.target_train, k, seed=seed)
+            net = copy.deepcopy(model)
+            replace_head(net, task.target_classes, generator=seed + 1)
+            started = time.perf_counter()
+            result = fine_tune(net, (x_k, y_k), strategy, steps=finetune_steps, batch_size=batch_size,
+                               seed=seed, eval_data=task.target_test)
+            record = {"strategy": strategy, "k": _k_label(k), "seed": seed,
+                      "accuracy": evaluate(net, task.target_test)["accuracy"],
+                      "train_examples": len(y_k), "steps": result.history.steps,
+                      "seconds": round(time.perf_counter() - started, 4),
+                      "final_loss": result.history.losses[-1], "curve": result.curve}
+            results.append(record)
+            if results_path:
+                with open(results_path, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+    return results
+
+
+def _k_label(k):
+    return "all" if k is None else int(k)
+
+
+# Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (standard tables).
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def confidence_interval(differences):
+    """95% t-interval for the mean of paired differences: mean ± t₀.₉₇₅,ₙ₋₁ · s / √n."""
+    d = np.asarray(differences, dtype=np.float64)
+    if len(d) < 2:
+        return (float("nan"), float("nan"))
+    half = (_T975[len(d) - 2] if len(d) <= 31 else 1.96) * d.std(ddof=1) / math.sqrt(len(d))
+    return (float(d.mean() - half), float(d.mean() + half))
+
+
+def summarize(results, target_accuracy=None):
+    """One record per (strategy, k): mean, std, gain over scratch (paired by seed), its 95% CI,
+    ``negative_transfer`` (the whole interval below zero), and optimiser steps to reach an
+    accuracy: ``target_accuracy``, or by default scratch's mean final accuracy at that k."""
+    groups = {}
+    for r in results:
+        groups.setdefault((r["strategy"], r["k"]), {})[r["seed"]] = r
+    summary = []
+    ks = sorted({k for _, k in groups}, key=lambda k: (k == "all", k if k != "all" else 0))
+    strategies = list(dict.fromkeys(s for s, _ in groups))
+    for k in ks:
+        scratch = groups.get(("scratch", k), {})
+        goal = target_accuracy if target_accuracy is not None else (
+            float(np.mean([r["accuracy"] for r in scratch.values()])) if scratch else None)
+        for strategy in strategies:
+            runs = groups.get((strategy, k))
+            if not runs:
+                continue
+            acc = np.array([runs[s]["accuracy"] for s in sorted(runs)])
+            paired = [runs[s]["accuracy"] - scratch[s]["accuracy"] for s in sorted(runs) if s in scratch]
+            gain = float(np.mean(paired)) if paired and strategy != "scratch" else None
+            ci = confidence_interval(paired) if gain is not None else None
+            reached = [_steps_to(runs[s]["curve"], goal) for s in sorted(runs)] if goal is not None else []
+            reached = [n for n in reached if n is not None]
+            summary.append({
+                "strategy": strategy, "k": k, "n_seeds": len(acc),
+                "mean": float(acc.mean()), "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                "gain_vs_scratch": gain, "ci95": list(ci) if ci else None,
+                "negative_transfer": bool(ci is not None and ci[1] < 0),
+                "target_accuracy": goal,
+                "steps_to_target": float(np.mean(reached)) if reached else None,
+                "seeds_reaching_target": len(reached),
+            })
+    return summary
+
+
+def _steps_to(curve, goal):
+    for step, accuracy in curve:
+        if accuracy >= goal:
+            return step
+    return None

@@ -1,0 +1,124 @@
+"""The main job: ``minitransfer run`` (what ``make demo`` runs), ``pretrain`` and ``finetune``.
+
+``run`` builds the source and target tasks, compares the strategies over k and seeds, prints
+the table and writes a run folder: ``results.jsonl`` (one line per finished run, appended as
+it goes), ``config.json``, ``report.json``, ``report.md`` and the PNG plots.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from minitransfer import checkpoint, nn
+from minitransfer.experiment import compare, make_task, summarize
+from minitransfer.fileio import atomic_write_bytes
+from minitransfer.report import format_table, write_report
+from minitransfer.train import evaluate
+from minitransfer.transfer import fine_tune, pretrain, replace_head
+
+
+class UsageError(ValueError):
+    """A mistake on the command line: reported in one line, exit code 2."""
+
+
+QUICK = {"ks": [5, 25], "seeds": [0, 1], "pretrain_steps": 300, "finetune_steps": 60}
+
+
+def _check_k(task, ks):
+    counts = np.bincount(task.target_train[1])
+    for k in ks:
+        if k is not None and k > counts.min():
+            raise UsageError(f"--ks: k={k} labelled examples per class asked for, but the target's "
+                             f"training pool has only {counts.min()} examples of its smallest class "
+                             f"(class {int(counts.argmin())})")
+
+
+def _task(args):
+    try:
+        return make_task(args.data, args.target, data_dir=args.data_dir)
+    except FileNotFoundError as error:
+        raise UsageError(f"--data {args.data}: {error}") from None
+
+
+def run(args, log=print):
+    """Compare strategies on one source→target pair and write the report; return its paths."""
+    task = _task(args)
+    _check_k(task, args.ks)
+    ks = ["all" if k is None else k for k in args.ks]
+    config = {"task": task.name, "strategies": args.strategies, "ks": ks,
+              "seeds": args.seeds, "hidden": args.hidden, "pretrain_steps": args.pretrain_steps,
+              "finetune_steps": args.finetune_steps, "device": args.device,
+              "target_accuracy": args.target_accuracy}
+    os.makedirs(args.out, exist_ok=True)
+    results_path = os.path.join(args.out, "results.jsonl")
+    config_path = os.path.join(args.out, "config.json")
+    if args.resume and os.path.exists(config_path):
+        with open(config_path) as f:
+            previous = json.load(f)
+        if previous != config:
+            raise UsageError(f"--resume: {args.out} holds runs of a different configuration; use "
+                             f"another --out or drop --resume")
+    elif os.path.exists(results_path):
+        os.remove(results_path)  # a fresh run: earlier results in this folder are replaced
+    atomic_write_bytes(config_path, json.dumps(config, indent=2).encode())
+    log(f"{task.name}: source {len(task.source[1])} examples ({task.source_classes} classes), target pool "
+        f"{len(task.target_train[1])}, held-out target test {len(task.target_test[1])}")
+    started = time.perf_counter()
+    results = compare(task, args.strategies, args.ks, args.seeds, hidden=args.hidden,
+                      pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps,
+                      results_path=results_path, device=args.device, log=log)
+    wanted = {(s, "all" if k is None else k, seed) for s in args.strategies for k in args.ks
+              for seed in args.seeds}
+    results = sorted((r for r in results if (r["strategy"], r["k"], r["seed"]) in wanted),
+                     key=lambda r: (args.strategies.index(r["strategy"]), str(r["k"]), r["seed"]))
+    summary = summarize(results, args.target_accuracy)
+    log("")
+    log(format_table(summary))
+    paths = write_report(args.out, config, results, summary)
+    log(f"\n{len(results)} runs in {time.perf_counter() - started:.1f}s; wrote "
+        + ", ".join(os.path.basename(p) for p in paths.values()) + f" to {args.out}")
+    return paths
+
+
+def pretrain_command(args, log=print):
+    """Pretrain on the source task once and save the weights, to fine-tune many times later."""
+    task = _task(args)
+    dim = task.source[0].shape[1]
+    model = nn.MLP([dim, args.hidden, task.source_classes], generator=args.seed, device=args.device)
+    history = pretrain(model, task.source, steps=args.steps, seed=args.seed)
+    state = model.state_dict()
+    state["meta.sizes"] = np.array(model.sizes, dtype=np.int64)  # the architecture, for finetune
+    checkpoint.save(state, args.out)
+    log(f"pretrained {model.sizes} on {task.name} source for {history.steps} steps in "
+        f"{history.seconds:.1f}s (final loss {history.losses[-1]:.4f}); saved {args.out}")
+
+
+def finetune_command(args, log=print):
+    """Load a pretrained checkpoint, replace its head, fine-tune on k examples per class."""
+    state = checkpoint.load(args.checkpoint)
+    if "meta.sizes" not in state:
+        raise UsageError(f"--checkpoint: {args.checkpoint} was not written by 'minitransfer pretrain' "
+                         f"(no meta.sizes entry)")
+    sizes = [int(n) for n in state.pop("meta.sizes").numpy()]
+    model = nn.MLP(sizes)
+    model.load_state_dict(state)
+    model.to(args.device)
+    task = _task(args)
+    _check_k(task, [args.k])
+    if task.source[0].shape[1] != sizes[0]:
+        raise UsageError(f"--checkpoint: the model takes {sizes[0]} inputs but {task.name} images "
+                         f"have {task.source[0].shape[1]} pixels")
+    from minitransfer.data import k_per_class
+
+    log(str(replace_head(model, task.target_classes, generator=args.seed + 1)))
+    x_k, y_k = k_per_class(*task.target_train, args.k, seed=args.seed)
+    result = fine_tune(model, (x_k, y_k), args.strategy, steps=args.steps, seed=args.seed)
+    accuracy = evaluate(model, task.target_test)["accuracy"]
+    log(f"{args.strategy} on {len(y_k)} target examples for {result.history.steps} steps: "
+        f"held-out accuracy {100 * accuracy:.1f}%")
+    if args.save:
+        checkpoint.save(model.state_dict(), args.save)
+        log(f"saved the fine-tuned model to {args.save}")
+    return accuracy
