@@ -141,6 +141,15 @@ def build_parser():
     fine.add_argument("--seed", type=int, default=0)
     fine.add_argument("--save", default=None, help="save the fine-tuned model here (.npz)")
     fine.set_defaults(handler=_finetune_command)
+
+    kinds = commands.add_parser("kinds", help="measure the four kinds of transfer (document §2.2)")
+    _data_options(kinds)
+    kinds.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="how many seeds, or a list")
+    kinds.add_argument("--k", type=lambda t: _ks(t)[0], default=10, help="labels per class (target)")
+    kinds.add_argument("--pretrain-steps", type=int, default=1500)
+    kinds.add_argument("--finetune-steps", type=int, default=300)
+    kinds.add_argument("--out", default=None, help="also write the rows to this JSON file")
+    kinds.set_defaults(handler=_kinds_command)
     return parser
 
 
@@ -167,6 +176,26 @@ def _finetune_command(args):
     from minitransfer import main_job
 
     main_job.finetune_command(args)
+    return 0
+
+
+def _kinds_command(args):
+    import json
+
+    from minitransfer.experiment import make_task
+    from minitransfer.fileio import atomic_write_bytes
+    from minitransfer.main_job import UsageError
+    from minitransfer.transfer.kinds import format_kinds, four_kinds
+
+    try:
+        task = make_task(args.data, args.target, data_dir=args.data_dir)
+    except FileNotFoundError as error:
+        raise UsageError(f"--data {args.data}: {error}") from None
+    rows = four_kinds(task, seeds=args.seeds, k=args.k, hidden=args.hidden,
+                      pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps)
+    print(format_kinds(rows))
+    if args.out:
+        atomic_write_bytes(args.out, json.dumps({"task": task.name, "rows": rows}, indent=2).encode())
     return 0
 
 
