@@ -7,7 +7,7 @@ the pretrain / replace-the-head / fine-tune workflow written from its equations.
 
 from minitransfer import nn, optim
 from minitransfer.backend import gpu_available, manual_seed
-from minitransfer.checkpoint import load, save
+from minitransfer.checkpoint import CheckpointError, load, save
 from minitransfer.creation import arange, full, ones, ones_like, rand, randn, zeros, zeros_like
 from minitransfer.functional import (
     cross_entropy,
@@ -34,5 +34,5 @@ __all__ = [
     "gpu_available", "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like",
     "ones_like", "relu", "exp", "log", "matmul", "log_softmax", "softmax", "logsumexp",
     "cross_entropy", "linear", "mse_loss", "gradcheck", "GradcheckError", "float32", "float64",
-    "nn", "optim", "save", "load",
+    "nn", "optim", "save", "load", "CheckpointError",
 ]

@@ -5,9 +5,10 @@
 
 Two safety rules:
 
-* **No pickle.** A pickle can run arbitrary code when it is loaded. Files are read with
-  ``allow_pickle=False``, and a file that holds pickled objects is refused with an error,
-  never unpickled. Only numeric arrays are written.
+* **No pickle.** A pickle can run arbitrary code when it is loaded. Only numeric arrays are
+  written (``allow_pickle=False``), and ``load`` reads each ``.npy`` member itself: a header
+  asking for Python objects is refused with an error before any byte is unpickled, and every
+  array's size is checked against its header before it is read.
 * **Atomic writes.** The archive is written to a temporary file in the same folder and then
   renamed over the target with ``os.replace`` (atomic on one file system), so a save that is
   interrupted (a crash, a full disk, Ctrl-C) leaves the previous checkpoint intact.
@@ -15,17 +16,27 @@ Two safety rules:
 Loaded arrays come back on the CPU as Tensors; ``model.to("cuda")`` moves a model after loading.
 """
 
+import io
+import math
 import os
-import tempfile
+import struct
 import zipfile
+import zlib
 from collections import OrderedDict
 
 import numpy as np
 
 from minitransfer import backend
+from minitransfer.fileio import atomic_open
 from minitransfer.tensor import Tensor
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip file with members, an empty zip file
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be trusted or read: not an archive, truncated, corrupt, or
+    holding something other than numeric arrays. A ``ValueError``, so ``except ValueError``
+    catches it too; the message names the file and what was wrong."""
 
 
 def _host_array(key, value):
@@ -65,17 +76,8 @@ def save(state_dict, path):
                          f"{os.path.join(path, 'model.npz')!r}")
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: the folder {folder!r} for {path!r} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                         suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, allow_pickle=False, **arrays)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them live
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)  # an interrupted save leaves no half-written file behind
-        raise
+    with atomic_open(path, "wb") as file:  # a temporary file, renamed over ``path`` at the end
+        np.savez(file, allow_pickle=False, **arrays)
 
 
 def _check_file(path):
@@ -83,43 +85,91 @@ def _check_file(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no checkpoint file at {path!r}")
     if os.path.isdir(path):
-        raise ValueError(f"load: {path!r} is a folder, not a checkpoint file (.npz)")
+        raise CheckpointError(f"load: {path!r} is a folder, not a checkpoint file (.npz)")
     with open(path, "rb") as file:
         start = file.read(6)
     if start[:4] in _ZIP_SIGNATURES:
         return
     if start.startswith(b"\x93NUMPY"):
-        raise ValueError(f"load: {path!r} is a single .npy array, not an .npz checkpoint "
-                         f"(use numpy.load for it)")
+        raise CheckpointError(f"load: {path!r} is a single .npy array, not an .npz checkpoint "
+                              f"(use numpy.load for it)")
     if start[:1] == b"\x80":  # the first byte of a pickle (protocol 2 and later)
-        raise ValueError(f"load: {path!r} is a pickle file (perhaps made by torch.save or "
-                         f"pickle.dump); minitransfer never unpickles files, since loading a "
-                         f"pickle can run arbitrary code. Re-save it as .npz arrays")
-    raise ValueError(f"load: {path!r} is not an .npz checkpoint (it does not start with the zip "
-                     f"signature; got {len(start)} bytes starting {start!r})")
+        raise CheckpointError(f"load: {path!r} is a pickle file (perhaps made by torch.save or "
+                              f"pickle.dump); minitransfer never unpickles files, since loading a "
+                              f"pickle can run arbitrary code. Re-save it as .npz arrays")
+    raise CheckpointError(f"load: {path!r} is not an .npz checkpoint (it does not start with the "
+                          f"zip signature; got {len(start)} bytes starting {start!r})")
+
+
+# Everything the zip and .npy parsers may raise on a damaged file. A mutated archive can claim
+# an unknown compression method (NotImplementedError), encryption (RuntimeError), a broken
+# deflate stream (zlib.error) or an impossible header (ValueError, struct.error, ...).
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError, IndexError,
+           NotImplementedError, RuntimeError, zlib.error, struct.error, ValueError, TypeError,
+           OverflowError, SyntaxError)
+_NPY_VERSIONS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _parse_npy(data, member, path):
+    """The array stored in the bytes of one ``.npy`` member, checked before anything is allocated.
+
+    A .npy file is a magic string, a version, a small header (a Python literal such as
+    ``{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4)}``) and the raw values. The
+    header is read as a literal (never executed) and a dtype that would need pickle is refused
+    here, so no pickled object is ever handed to ``pickle``.
+    """
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    if version not in _NPY_VERSIONS:
+        raise CheckpointError(f"load: {path!r}: array {member!r} uses .npy format version "
+                              f"{version[0]}.{version[1]}; expected 1.0 or 2.0 (as numpy.savez writes)")
+    shape, fortran_order, dtype = _NPY_VERSIONS[version](stream)
+    if dtype.hasobject:
+        raise CheckpointError(f"load: {path!r} holds pickled Python objects (in {member!r}); "
+                              f"minitransfer refuses to unpickle them, since loading a pickle can "
+                              f"run arbitrary code. Save only numeric arrays.")
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise CheckpointError(f"load: {path!r}: array {member!r} has dtype {dtype}; expected "
+                              f"numbers (bool, int or float)")
+    count = math.prod(shape)  # Python integers: a forged shape cannot overflow
+    expected = stream.tell() + count * dtype.itemsize
+    if len(data) != expected:
+        raise CheckpointError(f"load: {path!r} is a truncated or corrupt .npz archive: array "
+                              f"{member!r} promises shape {shape} of {dtype}, which needs "
+                              f"{expected} bytes, but holds {len(data)}")
+    values = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    values = values.reshape(shape, order="F" if fortran_order else "C")
+    # A native-byte-order, C-ordered copy that owns its memory (not a view of the file's bytes).
+    return np.ascontiguousarray(values.astype(dtype.newbyteorder("="), copy=True))
 
 
 def load(path):
     """Read a checkpoint written by ``save``: an ordered dict of name -> Tensor, on the CPU.
 
-    Raises FileNotFoundError for a missing file and ValueError, naming the path, for a folder,
-    a file that is not an .npz archive, a truncated or corrupt archive, or an archive that
-    holds pickled objects (which is refused, never unpickled).
+    Raises FileNotFoundError for a missing file and ``CheckpointError`` (a ValueError), naming
+    the path, for a folder, a file that is not an .npz archive, a truncated or corrupt archive,
+    or an archive that holds pickled objects (refused, never unpickled) or anything else that
+    is not a numeric array. Every array's size is checked against its header before it is read.
     """
     path = os.fspath(path)
     _check_file(path)
-    state, key = OrderedDict(), None
+    state, member = OrderedDict(), None
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            for key in archive.files:
-                state[key] = Tensor(archive[key])
-    except ValueError as error:
-        if "allow_pickle" not in str(error):
-            raise ValueError(f"load: {path!r} is not a valid .npz checkpoint ({error})") from error
-        raise ValueError(f"load: {path!r} holds pickled Python objects (in {key!r}); "
-                         f"minitransfer refuses to unpickle them, since loading a pickle can "
-                         f"run arbitrary code. Save only numeric arrays.") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as error:
-        raise ValueError(f"load: {path!r} is a truncated or corrupt .npz archive "
-                         f"({type(error).__name__}: {error})") from error
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                member = info.filename
+                if not member.endswith(".npy") or member == ".npy":
+                    raise CheckpointError(f"load: {path!r} holds {member!r}, which is not a named "
+                                          f".npy array; expected only arrays as numpy.savez writes")
+                member = key = member[:-4]  # the state-dict key: 'head.weight' for head.weight.npy
+                if key in state:
+                    raise CheckpointError(f"load: {path!r} holds two arrays named {key!r}")
+                # ``read`` checks the member's CRC-32, so flipped bits in the values are caught.
+                state[key] = Tensor(_parse_npy(archive.read(info), key, path))
+    except CheckpointError:
+        raise
+    except _DAMAGE as error:
+        where = f" (in {member!r})" if member else ""
+        raise CheckpointError(f"load: {path!r} is a truncated or corrupt .npz archive{where} "
+                              f"({type(error).__name__}: {error})") from error
     return state

@@ -55,7 +55,7 @@ def _choices(allowed, what):
         if unknown or not items:
             raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or '(none)'}; "
                                              f"choose from {', '.join(allowed)}")
-        return items
+        return list(dict.fromkeys(items))  # each once, in the order given
 
     return parse
 
@@ -70,20 +70,35 @@ def _ks(text):
             ks.append(int(item))
         else:
             raise argparse.ArgumentTypeError(f"k must be a positive integer or 'all', got {item!r}")
-    return ks
+    return list(dict.fromkeys(ks))  # each once, in the order given
 
 
 def _seeds(text):
     """'3' means seeds 0, 1, 2; '4,7' means exactly those seeds."""
     try:
         if "," in text:
-            return [int(s) for s in text.split(",")]
+            seeds = [int(s) for s in text.split(",")]
+            if min(seeds) < 0:
+                raise ValueError
+            return list(dict.fromkeys(seeds))  # each once, in the order given
         if int(text) < 1:
             raise ValueError
         return list(range(int(text)))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seeds (e.g. 3) or a list "
-                                         f"(e.g. 0,4), got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of seeds (e.g. 3) or a list of "
+                                         f"seeds >= 0 (e.g. 0,4), got {text!r}") from None
+
+
+def _fraction(text):
+    """An accuracy between 0 and 1 (not a percentage)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected an accuracy between 0 and 1 (e.g. 0.8), "
+                                         f"got {text!r}")
+    return value
 
 
 def _data_options(parser):
@@ -118,7 +133,7 @@ def build_parser():
     run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="how many seeds, or a list")
     run.add_argument("--pretrain-steps", type=int, default=2000)
     run.add_argument("--finetune-steps", type=int, default=300)
-    run.add_argument("--target-accuracy", type=float, default=None,
+    run.add_argument("--target-accuracy", type=_fraction, default=None,
                      help="accuracy (0-1) for 'steps to target' (default: scratch's final mean)")
     run.add_argument("--out", default=None, help="run folder (default runs/DATA-TARGET)")
     run.add_argument("--resume", action="store_true", help="skip runs already in the run folder")
@@ -208,15 +223,24 @@ def main(argv=None):
     for name in ("steps", "pretrain_steps", "finetune_steps", "hidden"):
         if getattr(args, name, 1) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+    if getattr(args, "device", None) is not None:
+        from minitransfer.backend import check_device
+
+        try:
+            check_device(args.device)
+        except (ValueError, RuntimeError) as error:  # an unknown name, or no usable GPU
+            parser.error(f"--device: {error}")
+    from minitransfer.main_job import UsageError
+
     try:
         return args.handler(args)
-    except Exception as error:
-        from minitransfer.main_job import UsageError
-
-        if isinstance(error, (UsageError, FileNotFoundError)) or "device=" in str(error):
-            print(f"minitransfer: error: {error}", file=sys.stderr)
-            return 2
-        raise
+    except (UsageError, FileNotFoundError) as error:
+        print(f"minitransfer: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        resume = " (finished runs are kept: add --resume to continue)" if args.command == "run" else ""
+        print(f"minitransfer: interrupted{resume}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import numpy as np
 
 from minitransfer import nn
 from minitransfer.data import k_per_class, train_test_split, transforms
+from minitransfer.fileio import atomic_write_bytes
 from minitransfer.train import evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
 
@@ -88,6 +89,11 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
                 (t_test, y_test[y_test >= 5] - 5), 5, 5)
 
 
+# What every run record holds (``compare`` writes them; ``summarize`` and the report read them).
+_RECORD_FIELDS = ("strategy", "k", "seed", "accuracy", "train_examples", "steps", "seconds",
+                  "final_loss", "curve")
+
+
 def run_key(record):
     return (record["strategy"], record["k"], record["seed"])
 
@@ -96,16 +102,47 @@ def load_results(path):
     """Runs already finished, from a results file written by ``compare`` (one JSON per line).
 
     A line cut off by a kill in the middle of a write is ignored: that run is simply redone.
+    So is any line that is not a run record, and a second record of the same run.
     """
-    done = []
+    done, seen = [], set()
     if path and os.path.exists(path):
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
-                    done.append(json.loads(line))
-                except json.JSONDecodeError:
+                    record = json.loads(line)
+                    key = run_key(record)
+                    if any(field not in record for field in _RECORD_FIELDS):
+                        continue
+                except (json.JSONDecodeError, TypeError, KeyError):
                     continue
+                if key not in seen:
+                    seen.add(key)
+                    done.append(record)
     return done
+
+
+def _rewrite_results(path, records):
+    """Replace the results file by exactly ``records``, atomically, when it holds anything else.
+
+    A kill in the middle of an append can leave a last line without its newline; the next
+    append would then be glued to it, and both runs would be lost. Rewriting the file with the
+    complete records first keeps every later append on a line of its own.
+    """
+    if not path or not os.path.exists(path):
+        return
+    text = "".join(json.dumps(record) + "\n" for record in records)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        if f.read() == text:
+            return
+    atomic_write_bytes(path, text.encode())
+
+
+def _append_result(path, record):
+    """Append one finished run as one line, flushed and fsync'ed before the next run starts."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, finetune_steps=300,
@@ -117,6 +154,7 @@ def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, fin
     already in it are skipped: that is how ``--resume`` works. Returns one record per run.
     """
     results = load_results(results_path)
+    _rewrite_results(results_path, results)
     done = {run_key(r) for r in results}
     dim = task.source[0].shape[1]
     for seed in seeds:
@@ -143,10 +181,7 @@ def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, fin
                       "final_loss": result.history.losses[-1], "curve": result.curve}
             results.append(record)
             if results_path:
-                with open(results_path, "a") as f:
-                    f.write(json.dumps(record) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
+                _append_result(results_path, record)
     return results
 
 

@@ -36,10 +36,52 @@ def _check_k(task, ks):
 
 
 def _task(args):
+    """The source and target tasks; a missing, corrupt or wrong data file is a UsageError."""
     try:
         return make_task(args.data, args.target, data_dir=args.data_dir)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         raise UsageError(f"--data {args.data}: {error}") from None
+
+
+def _run_folder(out):
+    """Create the run folder ``out``, or say in one line why it cannot be used."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out: expected a folder for the run, got {out}, which is a file")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--out: cannot create the run folder {out} ({error.strerror})") from None
+
+
+# What a fresh run (without --resume) replaces in its folder: a report left there by an earlier
+# run must not be mistaken for this run's if this one is interrupted.
+_STALE = ("report.json", "report.md", "accuracy_vs_k.png", "learning_curves.png")
+
+
+def _check_save_path(path, option):
+    """Refuse, before any training, a checkpoint path that save() would refuse afterwards."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{option}: {path} is a folder; give a file path such as "
+                         f"{os.path.join(path, 'model.npz')}")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option}: the folder {folder} for {path} does not exist")
+
+
+def _save_checkpoint(state, path, option):
+    """checkpoint.save, with a bad path reported as a UsageError naming the option."""
+    try:
+        checkpoint.save(state, path)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(f"{option}: {error}") from None
+
+
+def _load_checkpoint(path):
+    """checkpoint.load, with a missing or damaged file reported as a UsageError."""
+    try:
+        return checkpoint.load(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(f"--checkpoint: {error}") from None
 
 
 def run(args, log=print):
@@ -51,17 +93,15 @@ def run(args, log=print):
               "seeds": args.seeds, "hidden": args.hidden, "pretrain_steps": args.pretrain_steps,
               "finetune_steps": args.finetune_steps, "device": args.device,
               "target_accuracy": args.target_accuracy}
-    os.makedirs(args.out, exist_ok=True)
+    _run_folder(args.out)
     results_path = os.path.join(args.out, "results.jsonl")
     config_path = os.path.join(args.out, "config.json")
-    if args.resume and os.path.exists(config_path):
-        with open(config_path) as f:
-            previous = json.load(f)
-        if previous != config:
-            raise UsageError(f"--resume: {args.out} holds runs of a different configuration; use "
-                             f"another --out or drop --resume")
-    elif os.path.exists(results_path):
-        os.remove(results_path)  # a fresh run: earlier results in this folder are replaced
+    if args.resume:
+        _check_resumable(args.out, config_path, results_path, config)
+    else:  # a fresh run: earlier results and reports in this folder are replaced
+        for name in ("results.jsonl", *_STALE):
+            if os.path.exists(os.path.join(args.out, name)):
+                os.remove(os.path.join(args.out, name))
     atomic_write_bytes(config_path, json.dumps(config, indent=2).encode())
     log(f"{task.name}: source {len(task.source[1])} examples ({task.source_classes} classes), target pool "
         f"{len(task.target_train[1])}, held-out target test {len(task.target_test[1])}")
@@ -82,28 +122,55 @@ def run(args, log=print):
     return paths
 
 
+def _check_resumable(out, config_path, results_path, config):
+    """--resume continues only runs of the same configuration (else the report would mix them)."""
+    if not os.path.exists(config_path):
+        if os.path.exists(results_path):
+            raise UsageError(f"--resume: {out} holds results.jsonl but no config.json, so its runs "
+                             f"cannot be matched to this configuration; use another --out")
+        return  # nothing to resume: a fresh run
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            previous = json.load(f)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--resume: cannot read {config_path} ({error})") from None
+    if previous != config:
+        changed = sorted(key for key in set(config) | set(previous) if previous.get(key) != config.get(key))
+        raise UsageError(f"--resume: {out} holds runs of a different configuration (differs in "
+                         f"{', '.join(changed)}); use another --out or drop --resume")
+
+
 def pretrain_command(args, log=print):
     """Pretrain on the source task once and save the weights, to fine-tune many times later."""
+    _check_save_path(args.out, "--out")
     task = _task(args)
     dim = task.source[0].shape[1]
     model = nn.MLP([dim, args.hidden, task.source_classes], generator=args.seed, device=args.device)
     history = pretrain(model, task.source, steps=args.steps, seed=args.seed)
     state = model.state_dict()
     state["meta.sizes"] = np.array(model.sizes, dtype=np.int64)  # the architecture, for finetune
-    checkpoint.save(state, args.out)
+    _save_checkpoint(state, args.out, "--out")
     log(f"pretrained {model.sizes} on {task.name} source for {history.steps} steps in "
         f"{history.seconds:.1f}s (final loss {history.losses[-1]:.4f}); saved {args.out}")
 
 
 def finetune_command(args, log=print):
     """Load a pretrained checkpoint, replace its head, fine-tune on k examples per class."""
-    state = checkpoint.load(args.checkpoint)
-    if "meta.sizes" not in state:
+    if args.save:
+        _check_save_path(args.save, "--save")
+    state = _load_checkpoint(args.checkpoint)
+    sizes = state.pop("meta.sizes", None)
+    if sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2:
         raise UsageError(f"--checkpoint: {args.checkpoint} was not written by 'minitransfer pretrain' "
-                         f"(no meta.sizes entry)")
-    sizes = [int(n) for n in state.pop("meta.sizes").numpy()]
-    model = nn.MLP(sizes)
-    model.load_state_dict(state)
+                         f"(expected a meta.sizes entry listing the layer sizes)")
+    try:
+        model = nn.MLP([int(n) for n in sizes.numpy()])
+        model.load_state_dict(state)
+    except ValueError as error:  # load_state_dict lists one problem per line: join them
+        problems = str(error).replace(":\n  ", ": ").replace("\n  ", "; ")
+        raise UsageError(f"--checkpoint: {args.checkpoint} does not fit its own meta.sizes: "
+                         f"{problems}") from None
+    sizes = model.sizes
     model.to(args.device)
     task = _task(args)
     _check_k(task, [args.k])
@@ -119,6 +186,6 @@ def finetune_command(args, log=print):
     log(f"{args.strategy} on {len(y_k)} target examples for {result.history.steps} steps: "
         f"held-out accuracy {100 * accuracy:.1f}%")
     if args.save:
-        checkpoint.save(model.state_dict(), args.save)
+        _save_checkpoint(model.state_dict(), args.save, "--save")
         log(f"saved the fine-tuned model to {args.save}")
     return accuracy

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minitransfer import backend
+from minitransfer.data.loader import DataLoader
 from minitransfer.tensor import Tensor, no_grad
 
 
@@ -60,7 +61,40 @@ def _as_xy(data):
     if len(x) != len(y):
         raise ValueError(f"data: x and y must hold the same number of examples, got {len(x)} "
                          f"and {len(y)}")
+    _check_finite(x, "data x")
+    _check_finite(y, "data y")
     return x, y
+
+
+def _check_finite(array, argument):
+    """Raise ValueError naming ``argument`` and the first NaN/infinity of a float array.
+
+    A NaN in the inputs does not always give a NaN loss (ReLU maps it to 0 in the forward
+    pass), but its gradient is NaN: one such batch silently fills the weights with NaN.
+    """
+    if not backend.is_array(array) or not backend.is_floating(array):
+        return
+    xp = backend.namespace(array)
+    finite = xp.isfinite(array)
+    if bool(xp.all(finite)):
+        return
+    host, bad = backend.to_numpy(array), np.argwhere(~backend.to_numpy(finite))[0]
+    index = tuple(int(i) for i in bad)
+    raise ValueError(f"{argument}: expected finite numbers, got {host[index]} at index {index}")
+
+
+def _check_loader(loader):
+    """Check once, before training, what the loader will yield: batches, and finite data.
+
+    A DataLoader checked its data when it was built; the arrays are shared, not copied, so
+    they are checked again here in case they were changed since (one pass over the data).
+    """
+    if len(loader) == 0:
+        raise ValueError("fit: the loader yields no batches (empty data set, or drop_last "
+                         "with fewer examples than batch_size)")
+    dataset = getattr(loader, "dataset", None)
+    for name, array in zip(getattr(dataset, "names", ()), getattr(dataset, "arrays", ())):
+        _check_finite(array, f"fit: the loader's dataset {name}")
 
 
 def _chunks(data, batch_size, device):
@@ -135,7 +169,9 @@ def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=No
     True to stop early. ``progress``: None (a tqdm bar on a terminal when tqdm is installed,
     else one line per epoch), True (one line per epoch) or False (silent).
 
-    A NaN or infinite loss raises ``NonFiniteLossError`` naming the step, the loss and the
+    Non-finite data (NaN or infinity in the loader's data set, or in a batch of a loader that
+    is not a DataLoader) raise ``ValueError`` before any step. A NaN or infinite loss raises
+    ``NonFiniteLossError`` naming the step, the loss and the
     learning rate, before that step's update: the model keeps the weights that produced it.
     """
     if (epochs is None) == (steps is None):
@@ -144,9 +180,10 @@ def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=No
     limit = epochs if epochs is not None else steps
     if not isinstance(limit, (int, np.integer)) or limit < 1:
         raise ValueError(f"fit: epochs/steps must be a positive integer, got {limit!r}")
-    if len(loader) == 0:
-        raise ValueError("fit: the loader yields no batches (empty data set, or drop_last "
-                         "with fewer examples than batch_size)")
+    _check_loader(loader)
+    if eval_data is not None:
+        _as_xy(eval_data)  # checked now, not after the first epoch has changed the model
+    checked = isinstance(loader, DataLoader)  # other iterables get every batch checked
     n_epochs = epochs if epochs is not None else math.ceil(steps / len(loader))
     bar = _progress_bar(progress, n_epochs * len(loader) if steps is None else steps)
     history, started, stop = History(), time.perf_counter(), False
@@ -154,6 +191,8 @@ def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=No
     for epoch in range(1, n_epochs + 1):
         epoch_loss, correct, seen = 0.0, 0, 0
         for x, y in loader:
+            if not checked:
+                _check_finite(x.data, f"fit: the inputs of batch {history.steps + 1}")
             optimizer.zero_grad()
             logits = model(x)
             loss = loss_fn(logits, y)

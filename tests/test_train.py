@@ -35,7 +35,8 @@ def test_fit_reaches_95_percent_on_digits_within_seconds():
                   epochs=15, progress=False)
     seconds = time.perf_counter() - started
     result = evaluate(model, (x_test, y_test), nn.CrossEntropyLoss())
-    print(f"digits 64-128-10: test accuracy {result['accuracy']:.4f} after {history.steps} steps in {seconds:.2f}s")
+    print(f"digits 64-128-10: test accuracy {result['accuracy']:.4f} after {history.steps} steps "
+          f"in {seconds:.2f}s")
     assert result["accuracy"] >= 0.95
     assert history.steps == 15 * len(loader) and len(history.epochs) == 15
     assert history.epochs[-1]["loss"] < history.epochs[0]["loss"]

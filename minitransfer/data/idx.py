@@ -20,6 +20,7 @@ download or a wrong file must never turn silently into wrong images.
 
 import gzip
 import hashlib
+import math
 import zlib
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def parse_idx(data, source="<bytes>"):
                          f"{header_length} header bytes, received {len(data)}")
     sizes = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=rank, offset=4))
     dtype = IDX_DTYPES[type_code]
-    count = int(np.prod(sizes, dtype=np.int64))
+    count = math.prod(sizes)  # Python integers: sizes such as 65536^4 cannot wrap to 0
     expected_length = header_length + count * dtype.itemsize
     if len(data) != expected_length:
         problem = "truncated" if len(data) < expected_length else "size mismatch"
