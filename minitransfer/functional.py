@@ -56,8 +56,9 @@ def cross_entropy(logits, target, reduction="mean"):
     # isinstance, not hasattr(target, "data"): NumPy and CuPy arrays have a .data attribute too
     # (a memory buffer), so only a Tensor may be unwrapped.
     labels = target.data if isinstance(target, Tensor) else target
-    labels = backend.asarray_like(backend.to_numpy(labels) if backend.is_array(labels)
-                                  else np.asarray(labels), logits.data)
+    if type(labels) is not type(logits.data):  # a list, or an array of another library
+        labels = backend.asarray_like(backend.to_numpy(labels) if backend.is_array(labels)
+                                      else np.asarray(labels), logits.data)
     return F.CrossEntropy.apply(logits, labels=labels, reduction=reduction)
 
 

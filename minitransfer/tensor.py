@@ -7,7 +7,8 @@ each node turns the gradient of its output into gradients of its inputs (a vecto
 product), and gradients arriving at the same tensor by several paths are added.
 """
 
-import contextlib
+import functools
+import math
 
 import numpy as np
 
@@ -22,23 +23,31 @@ def is_grad_enabled():
     return _GradMode.enabled
 
 
-@contextlib.contextmanager
-def _set_grad_mode(enabled):
-    previous = _GradMode.enabled
-    _GradMode.enabled = enabled
-    try:
-        yield
-    finally:
-        _GradMode.enabled = previous
-
-
-def no_grad():
+class no_grad:
     """Context manager (and decorator) in which operations record no graph, as in PyTorch."""
-    return _set_grad_mode(False)
+
+    enabled = False  # the grad mode inside the block
+
+    def __enter__(self):
+        self.previous = _GradMode.enabled
+        _GradMode.enabled = self.enabled
+
+    def __exit__(self, *exc_info):
+        _GradMode.enabled = self.previous
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def with_mode(*args, **kwargs):
+            with type(self)():  # a fresh switch per call, so nested calls restore correctly
+                return function(*args, **kwargs)
+
+        return with_mode
 
 
-def enable_grad():
-    return _set_grad_mode(True)
+class enable_grad(no_grad):
+    """The opposite of ``no_grad``: record the graph inside the block even under ``no_grad``."""
+
+    enabled = True
 
 
 def _as_array(data, dtype):
@@ -116,7 +125,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.data.shape)
 
     def __len__(self):
         if self.ndim == 0:
@@ -359,7 +368,7 @@ class Tensor:
 
     # ---- in-place updates (optimizers use them; they bump the version counter) ----------
     def _begin_inplace(self):
-        if self.requires_grad and self.is_leaf and is_grad_enabled():
+        if self.requires_grad and self._ctx is None and _GradMode.enabled:
             raise RuntimeError("a leaf tensor that requires grad is being changed in place; "
                                "wrap the update in 'with minitransfer.no_grad():'")
         self._version += 1  # a graph that saved the old values can no longer backward
@@ -372,7 +381,11 @@ class Tensor:
         return self
 
     def sub_(self, other, alpha=1.0):
-        return self.add_(other, alpha=-alpha)
+        """self −= alpha * other, writing into the existing array (SGD's θ ← θ − η g)."""
+        other = other.data if isinstance(other, Tensor) else other
+        self._begin_inplace()
+        self.data -= other if alpha == 1.0 else alpha * other
+        return self
 
     def mul_(self, other):
         other = other.data if isinstance(other, Tensor) else other
@@ -410,65 +423,95 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def _topological_order(root):
-    """Tensors of the graph below ``root``, every tensor after all the tensors it was made from.
+    """The results of operations below ``root``, each one after all the results it was made from.
 
     Iterative depth-first search with an explicit stack, so a chain of 10,000 ops does not hit
-    Python's recursion limit.
+    Python's recursion limit. Leaves are left out (their gradients are added to ``.grad`` as
+    they arrive), and so are tensors that need no gradient.
     """
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, children_done = stack.pop()
         if children_done:
             order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if node._ctx is not None:
-            if node._ctx.inputs is None:
-                raise RuntimeError("backward(): trying to backward through a graph a second time "
-                                   "(its saved values were freed); use backward(retain_graph=True)")
-            stack.extend((parent, False) for parent in node._ctx.inputs
-                         if parent.requires_grad and id(parent) not in visited)
+        elif id(node) not in visited:
+            visited.add(id(node))
+            stack.append((node, True))
+            if node._ctx is not None:
+                if node._ctx.inputs is None:
+                    raise RuntimeError("backward(): trying to backward through a graph a second "
+                                       "time (its saved values were freed); use "
+                                       "backward(retain_graph=True)")
+                stack += [(t, False) for t in node._ctx.inputs
+                          if t._ctx is not None and id(t) not in visited]
     return order
 
 
 def _run_backward(root, grad, retain_graph):
     """The chain rule over the graph: visit tensors from the output back to the leaves."""
-    order = _topological_order(root)
     grads = {id(root): grad}  # d(root)/d(tensor), summed over paths, for tensors not yet visited
-    for node in reversed(order):
+    for node in reversed(_topological_order(root)):
         g = grads.pop(id(node), None)
+        ctx = node._ctx
         if g is None:
             continue
-        if node.is_leaf or node._retain_grad:
-            # Accumulate out of place: the first gradient may be shared with another tensor.
-            node.grad = Tensor._from_op(g, None) if node.grad is None else \
-                Tensor._from_op(node.grad.data + g, None)
-        ctx = node._ctx
-        if ctx is None:
+        if ctx is None or node._retain_grad:
+            _accumulate_grad(node, g)
+        if ctx is None:  # only when backward() was called on a leaf
             continue
-        for tensor, version in zip(ctx.inputs, ctx.saved_versions):
-            if tensor._version != version:
-                raise RuntimeError(f"backward(): an input of {type(ctx).__name__} was modified in "
-                                   f"place after the op saved it (version {version} -> "
-                                   f"{tensor._version}); recompute the forward pass")
-        input_grads = ctx.backward(g)
-        for tensor, g_in in zip(ctx.inputs, input_grads):
+        if [t._version for t in ctx.inputs] != ctx.saved_versions:
+            _raise_modified_in_place(ctx)
+        for tensor, g_in in zip(ctx.inputs, ctx.backward(g)):
             if g_in is None or not tensor.requires_grad:
                 continue
-            if isinstance(g_in, np.generic):  # NumPy turns 0-d results into scalars
-                g_in = np.asarray(g_in)
-            if tuple(g_in.shape) != tensor.shape:
-                raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape "
-                                   f"{tuple(g_in.shape)} for an input of shape {tensor.shape}")
-            if g_in.dtype != tensor.data.dtype:  # e.g. float32 * float64 promoted the output
-                g_in = backend.namespace(g_in).astype(g_in, tensor.data.dtype)
-            previous = grads.get(id(tensor))
-            grads[id(tensor)] = g_in if previous is None else previous + g_in
+            data = tensor.data
+            if type(g_in) is not type(data) or g_in.shape != data.shape or g_in.dtype != data.dtype:
+                g_in = _checked_gradient(ctx, tensor, g_in)  # rare: fix it up, or say what is wrong
+            if tensor._ctx is None:  # a leaf: nothing comes after it, its gradient goes to .grad
+                _accumulate_grad(tensor, g_in)
+            else:
+                previous = grads.get(id(tensor))
+                # Out of place: either array may be shared (Add hands the same g to both inputs).
+                grads[id(tensor)] = g_in if previous is None else previous + g_in
         if not retain_graph:
             ctx.release()
+
+
+def _raise_modified_in_place(ctx):
+    for tensor, version in zip(ctx.inputs, ctx.saved_versions):
+        if tensor._version != version:
+            raise RuntimeError(f"backward(): an input of {type(ctx).__name__} was modified in "
+                               f"place after the op saved it (version {version} -> "
+                               f"{tensor._version}); recompute the forward pass")
+
+
+def _checked_gradient(ctx, tensor, g_in):
+    """``g_in`` as an array of the tensor's shape and dtype, or an error naming the op."""
+    if isinstance(g_in, np.generic):  # NumPy turns 0-d results into scalars
+        g_in = np.asarray(g_in)
+    if g_in.shape != tensor.data.shape:
+        raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape "
+                           f"{tuple(g_in.shape)} for an input of shape {tensor.shape}")
+    if g_in.dtype != tensor.data.dtype:  # e.g. float32 * float64 promoted the output
+        g_in = backend.namespace(g_in).astype(g_in, tensor.data.dtype)
+    return g_in
+
+
+def _accumulate_grad(tensor, g):
+    """tensor.grad += g, where ``.grad`` may still be None.
+
+    The first gradient is stored as it is, without a copy, though the array may be shared with
+    another tensor's gradient; so the second is added out of place, into a fresh array that only
+    this tensor holds (marked ``_accumulator``). From the third on, adding into it in place is safe.
+    """
+    current = tensor.grad
+    if current is None:
+        tensor.grad = Tensor._from_op(g, None)
+    elif getattr(current, "_accumulator", False):
+        current.data += g
+    else:
+        tensor.grad = Tensor._from_op(current.data + g, None)
+        tensor.grad._accumulator = True
 
 
 # The op classes need Tensor, and Tensor's operators call them: import last (a cycle by design).

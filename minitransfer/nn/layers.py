@@ -67,7 +67,8 @@ class Linear(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{self._name()}: expected a Tensor, got {type(x).__name__} "
                             f"(wrap it with minitransfer.tensor(...))")
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+        shape = x.data.shape
+        if len(shape) == 0 or shape[-1] != self.in_features:
             raise ValueError(f"{self._name()}: expected input with {self.in_features} features "
                              f"(last dimension), got shape {x.shape}")
         if x.data.dtype != self.weight.data.dtype:

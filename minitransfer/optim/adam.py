@@ -39,33 +39,40 @@ class Adam(Optimizer):
 
     @no_grad()
     def _update(self):
-        for group, p in self._parameters_to_update():
+        for group in self.param_groups:
             # Python floats keep float32 arrays float32 (a NumPy float64 scalar would not).
-            lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+            lr, eps = float(group["lr"]), float(group["eps"])
+            weight_decay = float(group["weight_decay"])
             beta1, beta2 = (float(beta) for beta in group["betas"])
-            g = p.grad.data
-            if weight_decay != 0:
-                if self.decoupled_weight_decay:
-                    p.mul_(1 - lr * weight_decay)  # AdamW: shrink θ itself, outside the moments
-                else:
-                    g = g + weight_decay * p.data  # out of place: never write into p.grad
-            state = self.state.setdefault(p, {})
-            if not state:
-                xp = backend.namespace(p.data)
-                state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(p.data)
-                state["exp_avg_sq"] = xp.zeros_like(p.data)
-            state["step"] += 1
-            t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-            m *= beta1  # the moment buffers are ours alone: updating them in place is safe
-            m += (1 - beta1) * g
-            v *= beta2
-            v += (1 - beta2) * (g * g)
-            bias_correction1 = 1 - beta1**t
-            bias_correction2 = 1 - beta2**t
-            xp = backend.namespace(v)
-            denominator = xp.sqrt(v) / math.sqrt(bias_correction2) + eps
-            p.sub_(m / denominator, alpha=lr / bias_correction1)
+            for p in self._parameters_to_update(group):
+                self._update_one(p, lr, eps, weight_decay, beta1, beta2)
+
+    def _update_one(self, p, lr, eps, weight_decay, beta1, beta2):
+        g = p.grad.data
+        if weight_decay != 0:
+            if self.decoupled_weight_decay:
+                p.mul_(1 - lr * weight_decay)  # AdamW: shrink θ itself, outside the moments
+            else:
+                g = g + weight_decay * p.data  # out of place: never write into p.grad
+        state = self.state.setdefault(p, {})
+        if not state:
+            xp = backend.namespace(p.data)
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p.data)
+            state["exp_avg_sq"] = xp.zeros_like(p.data)
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1  # the moment buffers are ours alone: updating them in place is safe
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        bias_correction1 = 1 - beta1**t
+        bias_correction2 = 1 - beta2**t
+        xp = backend.namespace(v)
+        denominator = xp.sqrt(v)
+        denominator /= math.sqrt(bias_correction2)  # a fresh array: in place saves two temporaries
+        denominator += eps
+        p.sub_(m / denominator, alpha=lr / bias_correction1)
 
 
 class AdamW(Adam):

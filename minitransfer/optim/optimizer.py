@@ -98,12 +98,10 @@ class Optimizer:
     def _update(self):
         raise NotImplementedError
 
-    def _parameters_to_update(self):
-        """(group, parameter) pairs that get an update: trainable and with a gradient."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.requires_grad and p.grad is not None:
-                    yield group, p
+    @staticmethod
+    def _parameters_to_update(group):
+        """The parameters of ``group`` that get an update: trainable and with a gradient."""
+        return [p for p in group["params"] if p.requires_grad and p.grad is not None]
 
     # ---- saving and restoring -------------------------------------------------------------
     def state_dict(self):

@@ -39,20 +39,22 @@ class SGD(Optimizer):
 
     @no_grad()
     def _update(self):
-        for group, p in self._parameters_to_update():
+        for group in self.param_groups:
             # Python floats keep float32 arrays float32 (a NumPy float64 scalar would not).
             lr, momentum = float(group["lr"]), float(group["momentum"])
             dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
-            g = p.grad.data
-            if weight_decay != 0:
-                g = g + weight_decay * p.data  # out of place: never write into p.grad
-            if momentum != 0:
-                state = self.state.setdefault(p, {})
-                buffer = state.get("momentum_buffer")
-                if buffer is None:
-                    buffer = state["momentum_buffer"] = _copy(g)  # g may be p.grad's own array
-                else:
-                    buffer *= momentum  # the buffer is ours alone: updating it in place is safe
-                    buffer += (1 - dampening) * g
-                g = g + momentum * buffer if group["nesterov"] else buffer
-            p.sub_(g, alpha=lr)
+            for p in self._parameters_to_update(group):
+                g = p.grad.data
+                if weight_decay != 0:
+                    g = g + weight_decay * p.data  # out of place: never write into p.grad
+                if momentum != 0:
+                    state = self.state.setdefault(p, {})
+                    buffer = state.get("momentum_buffer")
+                    if buffer is None:
+                        buffer = state["momentum_buffer"] = _copy(g)  # g may be p.grad's array
+                    else:
+                        buffer *= momentum  # the buffer is ours alone: in place is safe
+                        buffer += (1 - dampening) * g
+                    g = g + momentum * buffer if group["nesterov"] else buffer
+                # θ −= η g in place: one temporary η g, since p.grad must stay as it is
+                p.sub_(g, alpha=lr)

@@ -1,0 +1,119 @@
+"""The three contenders of the benchmarks, each a ``step()`` function closed over its state.
+
+Import this module only after ``_common.set_threads``: it imports NumPy. minitransfer and
+PyTorch are imported inside the functions that use them, so that the floor's process in
+``bench_memory`` holds NumPy alone. All three train the document's MLP on the same batch from
+the same initial weights, with the same learning rate, so that they do the same arithmetic.
+"""
+
+import numpy as np
+
+SIZES = (784, 128, 10)
+LR = 0.01
+
+
+def make_batch(batch, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], size=batch)
+    return x, y
+
+
+def initial_weights(seed=0, numpy_only=False):
+    """W1, b1, W2, b2 as float32 arrays, drawn as ``nn.MLP`` draws them (PyTorch's init), or
+    with ``numpy_only`` from the same uniform ranges without importing minitransfer."""
+    if numpy_only:
+        rng = np.random.default_rng(seed)
+        weights = []
+        for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
+            bound = 1 / np.sqrt(n_in)
+            weights += [rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32),
+                        rng.uniform(-bound, bound, n_out).astype(np.float32)]
+        return weights
+    import minitransfer as mt
+
+    model = mt.nn.MLP(list(SIZES), generator=seed)
+    return [p.data.copy() for p in model.parameters()]
+
+
+def make_minitransfer(x, y, weights):
+    """The engine as a training loop uses it: zero_grad, forward, loss, backward, step."""
+    import minitransfer as mt
+
+    model = mt.nn.MLP(list(SIZES))
+    with mt.no_grad():
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(w)
+    loss_fn = mt.nn.CrossEntropyLoss()
+    optimizer = mt.optim.SGD(model.parameters(), lr=LR)
+    inputs, labels = mt.tensor(x), mt.tensor(y)
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def make_floor(x, y, weights):
+    """The same step written by hand: what a NumPy engine can approach but not beat.
+
+    Five matrix products (the input needs no gradient), all by ``np.dot``: ``np.matmul`` runs
+    the batch-1 outer product of the first weight gradient without BLAS, ~5× slower. The
+    gradients are scaled in place (an engine must not: ``p.grad`` must survive the step).
+    """
+    w1, b1, w2, b2 = (w.copy() for w in weights)
+    n = x.shape[0]
+    rows = np.arange(n)
+    lr = np.float32(LR)
+
+    def step():
+        h = np.dot(x, w1.T)                      # 1: (n, 784) · (784, 128)
+        h += b1
+        a = np.maximum(h, 0)
+        z = np.dot(a, w2.T)                      # 2: (n, 128) · (128, 10)
+        z += b2
+        z -= z.max(axis=1, keepdims=True)        # stable softmax
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        loss = -np.log(p[rows, y]).mean()        # noqa: F841 (computed, as a loss would be)
+        p[rows, y] -= 1                          # dL/dz = (softmax − onehot) / n
+        p /= n
+        grad_w2 = np.dot(p.T, a)                 # 3: (10, n) · (n, 128)
+        grad_b2 = p.sum(axis=0)
+        grad_a = np.dot(p, w2)                   # 4: (n, 10) · (10, 128)
+        grad_a *= h > 0                          # ReLU
+        grad_w1 = np.dot(grad_a.T, x)            # 5: (128, n) · (n, 784)
+        grad_b1 = grad_a.sum(axis=0)
+        for w, g in ((w1, grad_w1), (b1, grad_b1), (w2, grad_w2), (b2, grad_b2)):
+            g *= lr
+            w -= g
+
+    return step
+
+
+def make_torch(x, y, weights, threads):
+    """PyTorch CPU with ``threads`` intra-op threads, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 10))
+    with torch.no_grad():
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(torch.from_numpy(w))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    inputs, labels = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+
+    return step
