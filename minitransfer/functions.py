@@ -69,6 +69,19 @@ def _expand_reduced(g, in_shape, axes, keepdims):
     return backend.namespace(g).reshape(g, kept)
 
 
+def _broadcast_error(op, a, b):
+    """A ValueError naming the op, both shapes and the first axis where they clash."""
+    for i in range(1, min(a.ndim, b.ndim) + 1):
+        n, m = a.shape[-i], b.shape[-i]
+        if n != m and n != 1 and m != 1:
+            where = f"axis {max(a.ndim, b.ndim) - i}: {n} vs {m}"
+            break
+    else:
+        where = "no axis clashes"
+    return ValueError(f"{op}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast "
+                      f"together ({where}); sizes must match or be 1, counting from the right")
+
+
 class Function:
     """A node of the graph. ``Op.apply(*tensors, **params)`` runs ``forward`` on the arrays and,
     when gradients are needed, remembers the inputs so that ``backward`` can run later."""
@@ -105,7 +118,10 @@ class Add(Function):
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        return a + b
+        try:
+            return a + b
+        except ValueError:
+            raise _broadcast_error("Add", a, b) from None
 
     def backward(self, g):
         return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
@@ -116,7 +132,10 @@ class Sub(Function):
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        return a - b
+        try:
+            return a - b
+        except ValueError:
+            raise _broadcast_error("Sub", a, b) from None
 
     def backward(self, g):
         grad_b = unbroadcast(-g, self.shapes[1]) if self.needs_input_grad[1] else None
@@ -128,7 +147,10 @@ class Mul(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a * b
+        try:
+            return a * b
+        except ValueError:
+            raise _broadcast_error("Mul", a, b) from None
 
     def backward(self, g):
         need_a, need_b = self.needs_input_grad
@@ -141,7 +163,10 @@ class Div(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a / b
+        try:
+            return a / b
+        except ValueError:
+            raise _broadcast_error("Div", a, b) from None
 
     def backward(self, g):
         need_a, need_b = self.needs_input_grad

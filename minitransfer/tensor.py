@@ -58,6 +58,10 @@ def _as_array(data, dtype):
         array = np.asarray(data)  # a NumPy scalar keeps its dtype
     elif backend.is_array(data):
         array = data
+        kind = getattr(array.dtype, "kind", None) or np.dtype(backend.dtype_name(array.dtype)).kind
+        if kind not in "biuf":
+            raise TypeError(f"Tensor: expected numbers (bool, int or float), got data of dtype "
+                            f"{array.dtype} from {type(data).__name__}")
     else:
         array = np.asarray(data)
         if array.dtype.kind not in "biuf":
@@ -427,7 +431,8 @@ def _topological_order(root):
 
     Iterative depth-first search with an explicit stack, so a chain of 10,000 ops does not hit
     Python's recursion limit. Leaves are left out (their gradients are added to ``.grad`` as
-    they arrive), and so are tensors that need no gradient.
+    they arrive), and so are tensors that need no gradient. A freed graph or an input changed
+    in place since the forward pass is reported here, before any gradient is written.
     """
     order, visited, stack = [], set(), [(root, False)]
     while stack:
@@ -442,6 +447,8 @@ def _topological_order(root):
                     raise RuntimeError("backward(): trying to backward through a graph a second "
                                        "time (its saved values were freed); use "
                                        "backward(retain_graph=True)")
+                if [t._version for t in node._ctx.inputs] != node._ctx.saved_versions:
+                    _raise_modified_in_place(node._ctx)  # before any gradient is accumulated
                 stack += [(t, False) for t in node._ctx.inputs
                           if t._ctx is not None and id(t) not in visited]
     return order
@@ -459,8 +466,6 @@ def _run_backward(root, grad, retain_graph):
             _accumulate_grad(node, g)
         if ctx is None:  # only when backward() was called on a leaf
             continue
-        if [t._version for t in ctx.inputs] != ctx.saved_versions:
-            _raise_modified_in_place(ctx)
         for tensor, g_in in zip(ctx.inputs, ctx.backward(g)):
             if g_in is None or not tensor.requires_grad:
                 continue

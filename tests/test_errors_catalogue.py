@@ -5,10 +5,6 @@ what was expected, what was received) and that nothing changed: parameters, grad
 optimizer groups and files are compared with a snapshot taken before the bad call. The test
 names carry the entry's number (``test_T01_...`` is entry T01 of docs/errors.md); the last
 test checks that the document lists every entry tested here.
-
-Entries that need a change in the engine (files another helper owns) are marked
-``xfail(strict=True)``: they fail today and will turn the suite red, as a reminder, once the
-engine is fixed and the mark can go.
 """
 
 import contextlib
@@ -94,7 +90,6 @@ def assert_usage_error(code, err, *words):
     assert not missing, f"message lacks {missing}: {err!r}"
 
 
-ENGINE = "needs engine change: "
 
 
 # ==== tensors and ops ===========================================================================
@@ -106,8 +101,6 @@ def test_T01_matmul_with_mismatched_shapes():
     assert a.grad is None and b.grad is None
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "functions.py binary ops: name the op and both shapes "
-                   "instead of NumPy's 'operands could not be broadcast together'")
 @pytest.mark.parametrize("op", ["+", "-", "*", "/"])
 def test_T02_binary_ops_with_shapes_that_do_not_broadcast(op):
     a = mt.tensor(np.ones((2, 3)), requires_grad=True)
@@ -138,8 +131,6 @@ def test_T04_non_numeric_data_is_refused(data, received):
         mt.tensor(data)
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "tensor._as_array: check the dtype of arrays too, "
-                   "not only of lists")
 @pytest.mark.parametrize("array", [
     np.array([{}, 1.0], dtype=object), np.array(["a", "b"]), np.array([1j, 2.0]),
 ], ids=["object-array", "str-array", "complex-array"])
@@ -204,8 +195,6 @@ def test_T09_data_changed_in_place_after_it_was_saved_for_backward():
     assert w.grad is None
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "tensor._run_backward: check every saved version "
-                   "before the first gradient is accumulated")
 def test_T10_a_version_error_accumulates_no_gradient_anywhere():
     a = mt.tensor([1.0, 2.0], requires_grad=True)
     b = mt.tensor([3.0], requires_grad=True)
@@ -247,8 +236,6 @@ def test_L02_linear_with_the_wrong_rank_type_or_dtype():
     assert_unchanged(layer, before)
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "nn/layers.py Linear.forward: refuse a batch of 0 "
-                   "examples, naming the layer")
 def test_L03_linear_with_an_empty_batch():
     layer = nn.Linear(4, 3)
     with raises(ValueError, "Linear(in_features=4, out_features=3)", "at least one example",
@@ -256,9 +243,6 @@ def test_L03_linear_with_an_empty_batch():
         layer(f32(0, 4))
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "nn/layers.py Linear.forward: compare the input's "
-                   "array type with the weight's before the dtype (today: 'expected dtype float64 "
-                   "..., got float64')")
 @pytest.mark.filterwarnings("ignore")  # array_api_strict warns about the dtype comparison
 def test_L12_linear_given_an_input_on_another_device():
     import array_api_strict as xps
@@ -296,8 +280,6 @@ def test_L06_cross_entropy_with_an_empty_batch():
         nn.CrossEntropyLoss()(f32(0, 3), np.zeros(0, dtype=np.int64))
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "nn/losses.py MSELoss.forward: refuse an empty input "
-                   "(today: NaN and a RuntimeWarning)")
 @pytest.mark.filterwarnings("ignore")  # today: "Mean of empty slice"
 def test_L07_mse_with_an_empty_batch():
     with raises(ValueError, "MSELoss", "at least one", "(0, 3)"):

@@ -71,6 +71,13 @@ class Linear(Module):
         if len(shape) == 0 or shape[-1] != self.in_features:
             raise ValueError(f"{self._name()}: expected input with {self.in_features} features "
                              f"(last dimension), got shape {x.shape}")
+        if 0 in shape[:-1]:
+            raise ValueError(f"{self._name()}: expected a batch of at least one example, got shape "
+                             f"{x.shape}")
+        if type(x.data) is not type(self.weight.data):
+            raise ValueError(f"{self._name()}: expected input on the weight's device "
+                             f"({type(self.weight.data).__name__} on {self.weight.device}), got "
+                             f"{type(x.data).__name__} on {x.device}; move it with x.to(...)")
         if x.data.dtype != self.weight.data.dtype:
             # NumPy would quietly promote float32 weights to float64 here; PyTorch refuses too.
             raise TypeError(f"{self._name()}: expected input of dtype "

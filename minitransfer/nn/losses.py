@@ -108,6 +108,9 @@ class MSELoss(Module):
     def forward(self, input, target):
         if not isinstance(input, Tensor):
             raise TypeError(f"MSELoss: expected input as a Tensor, got {type(input).__name__}")
+        if 0 in input.shape:
+            raise ValueError(f"MSELoss: expected an input with at least one element, got shape "
+                             f"{input.shape}")
         target = target if isinstance(target, Tensor) else Tensor(_as_label_array(target))
         if target.shape != input.shape:
             raise ValueError(f"MSELoss: expected a target of the input's shape {input.shape}, got "
