@@ -32,5 +32,12 @@ test: lint
 gradcheck: $(VENV)/.installed-demo
 	$(PY) -m minitransfer gradcheck
 
+# Benchmarks print ratios measured side by side (never timed tests). OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE, set on some machines for old OpenBLAS builds, slow a current NumPy.
+bench: $(VENV)/.installed-test
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/bench_step.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/bench_memory.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/bench_gradcheck.py --skip-full
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis runs
