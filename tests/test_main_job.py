@@ -80,3 +80,14 @@ def test_pretrain_once_then_finetune_from_the_checkpoint(tmp_path):
     done = _cli("finetune", "--checkpoint", str(ckpt), "--strategy", "lp_ft", "--k", "5", "--steps", "40")
     assert done.returncode == 0, done.stderr
     assert "held-out accuracy" in done.stdout and "reused" in done.stdout
+
+
+def test_device_cuda_without_a_gpu_is_one_clear_line():
+    import minitransfer as mt
+
+    if mt.gpu_available():
+        pytest.skip("a GPU is usable here")
+    done = _cli("run", "--quick", "--device", "cuda")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "needs a usable GPU" in done.stderr and "cupy" in done.stderr.lower()
