@@ -1,0 +1,154 @@
+"""The lessons run top to bottom, print the numbers they promise and save their figures.
+
+Each lesson is run as a learner would run it, ``python lessons/NN_name.py``, in a subprocess
+whose working directory is a fresh temporary folder, in quick mode (``MINITRANSFER_QUICK=1``:
+fewer steps, seeds and k, the same logic) with ``MPLBACKEND=Agg``. Figures go to
+``figures/NN/`` under the working directory (or under ``$MINITRANSFER_FIGURES/NN/``).
+
+The expected phrases hold on Fashion-MNIST and on the digits fallback alike, so the tests pass
+on machines with and without ``/usr/share/datasets/fashion-mnist``; one test forces the
+fallback by pointing ``MINITRANSFER_FASHION_DIR`` at a missing folder.
+
+BLAS threads are limited to one: the lessons' matrices are small, and several multi-threaded
+BLAS processes on two cores slow each other down many times over.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
+LESSONS = sorted(LESSONS_DIR.glob("[0-9][0-9]_*.py"))
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# lesson -> (regular expressions its output must match, figures it must write)
+EXPECTED = {
+    "01_tensors_and_graph": (
+        [r"chain rule by hand == backward\(\): True", r"x\.grad after two backwards: 12\.0",
+         r"a third backward fails: backward\(\): trying to backward through a graph a second time",
+         r"d out/dx = 2\.71\d+", r"dL/dw = \[18\.0, -4\.0, 16\.0\]"],
+        ["graph.png", "graph.dot"]),
+    "02_broadcasting_and_gradcheck": (
+        [r"equals g\.sum\(axis=0\): True", r"float64: smallest error \d\.\de-1\d",
+         r"caught: gradcheck failed for WrongMul",
+         r"with upstream ones, the wrong backward looks right: True",
+         r"with a random upstream, gradcheck says passed = False",
+         r"MLP \[784, 128, 10\]: 101,770 weights, directional check passed=True"],
+        ["central_difference_error.png"]),
+    "03_linear_relu_cross_entropy": (
+        [r"dL/dW: backward vs g\.T @ x\s+max diff \d", r"gradcheck\(linear\): passed=True",
+         r"central difference at the kink x = 0: 0\.500", r"gradcheck\(cross_entropy\): passed = True",
+         r"ten equal logits give L = ln 10 = 2\.3026", r"nn\.CrossEntropyLoss: 1000\.0"],
+        ["relu_and_cross_entropy.png"]),
+    "04_training_an_mlp": (
+        [r"initial risk 2\.3\d\d \(ln 10 = 2\.303\)", r"parameters: (101,770|9,610)",
+         r"full gradient vs mean of \d+ batch gradients: max difference \d\.\de-\d\d",
+         r"after 2 epochs: train risk \d\.\d+, test risk \d\.\d+, test accuracy \d+\.\d%",
+         r"lr 2\.0: risk after 100 steps"],
+        ["samples.png", "training.png", "mistakes.png"]),
+    "05_the_document_program": (
+        [r"new_task_net\.fc1 started equal to net\.fc1: False",
+         r"missing keys \(the new head, freshly initialised\): \['fc2\.weight', 'fc2\.bias'\]",
+         r"new_task_net\.fc1 now starts equal to net\.fc1: True",
+         r"as written \(scratch\)\s+2 epochs", r"the missing line costs -?\d+\.\d points",
+         r"\d+,\d+ pretrained parameters reused"],
+        ["as_written_vs_corrected.png"]),
+    "06_pretrain_and_fine_tune": (
+        [r"source risk 2\.3\d\d -> \d\.\d+ in 300 steps", r"replace_head: 10 outputs -> 10 outputs",
+         r"n = 50: fine-tuned \d+\.\d%, from scratch \d+\.\d%", r"gain vs scratch \[95% CI\]",
+         r"better performance\? full gain over scratch", r"less data\? full", r"less compute\? k=5"],
+        ["learning_curves.png"]),
+    "07_strategies": (
+        [r"frozen body\.2 has a gradient: False \| body\.0 below it still gets one: True",
+         r"group body\.0\s+lr 2\.50e-04", r"L2-SP gradient vs alpha\*\(theta - theta0\): max error",
+         r"linear_probe\s+\d+\.\d ± \d+\.\d .* 0\.000\s+0\.000", r"best strategy here: k=5"],
+        ["strategies.png"]),
+    "08_four_kinds": (
+        [r"reconstruction MSE after 200 steps", r"k-means on pixels\s+\(\s*\d+ dims\): ARI",
+         r"supervised -> supervised\s+accuracy \(k=5\)", r"unsupervised -> unsupervised\s+reconstruction MSE",
+         r"mean gain over 2 seeds"],
+        ["denoising_autoencoder.png", "four_kinds.png"]),
+    "09_when_transfer_fails": (
+        [r"pixels permuted\s+ARI of k-means on pixels", r"rotated 90°\s+linear_probe\s+5",
+         r"negative transfer detected in \d+ of 6 comparisons"],
+        ["targets.png", "gains.png"]),
+    "10_faq_experiments": (
+        [r"pretraining\s+0 steps -> fine-tuned accuracy", r"pretraining\s+300 steps",
+         r"permuted pixels, same classes: scratch", r"seed 1: validation picks",
+         r"reloaded weights identical: True"],
+        ["first_layer_templates.png", "pretraining_budget.png"]),
+    "11_gpu_with_cupy": (
+        [r"(No usable GPU: .+|GPU found)", r"DEVICE = (cpu|cuda)", r"largest weight difference 0\.0",
+         r"batch\s+CPU µs/step\s+GPU µs/step", r"target test accuracy \d+\.\d%",
+         r"install|cupy-cuda|GPU found"],
+        ["step_time.png"]),
+}
+
+
+def run_lesson(path, cwd, **extra_env):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINITRANSFER_")}
+    env.update(MINITRANSFER_QUICK="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", PYTHONIOENCODING="utf-8", **extra_env)
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(path)], cwd=cwd, env=env, capture_output=True,
+                          text=True, encoding="utf-8", timeout=170)
+    seconds = time.perf_counter() - started
+    assert proc.returncode == 0, f"{path.name} failed after {seconds:.1f}s:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout, seconds
+
+
+def check_figures(folder, names):
+    for name in names:
+        figure = folder / name
+        assert figure.is_file(), f"missing figure {figure}; the folder holds {sorted(os.listdir(folder))}"
+        if name.endswith(".png"):
+            assert figure.read_bytes()[:8] == PNG_MAGIC, f"{figure} is not a PNG file"
+
+
+def test_every_lesson_has_expectations_and_an_index_entry():
+    assert LESSONS, f"no lessons found in {LESSONS_DIR}"
+    assert {p.stem for p in LESSONS} == set(EXPECTED)
+    index = (LESSONS_DIR / "README.md").read_text(encoding="utf-8")
+    for path in LESSONS:
+        assert path.name in index, f"lessons/README.md does not list {path.name}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_is_a_readable_jupytext_script(path):
+    text = path.read_text(encoding="utf-8")
+    assert "format_name: percent" in text or "formats: py:percent" in text
+    assert text.count("# %% [markdown]") >= 3, "a lesson explains itself in markdown cells"
+    assert "$" in text, "a lesson shows its equations in LaTeX"
+    assert "MINITRANSFER_QUICK" in text and "MINITRANSFER_FIGURES" in text
+    assert "plt.show()" not in text, "lessons save figures; plt.show() would block a script"
+    assert len(text.splitlines()) <= 320, "keep each lesson readable in one sitting"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_runs_in_quick_mode(path, tmp_path):
+    output, seconds = run_lesson(path, tmp_path)
+    patterns, figures = EXPECTED[path.stem]
+    for pattern in patterns:
+        assert re.search(pattern, output), f"{path.name}: expected /{pattern}/ in its output:\n{output}"
+    check_figures(tmp_path / "figures" / path.stem[:2], figures)
+    assert seconds < 120, f"{path.name} took {seconds:.0f}s in quick mode"
+
+
+def test_lessons_fall_back_to_digits_without_fashion_mnist(tmp_path):
+    path = LESSONS_DIR / "04_training_an_mlp.py"
+    output, _ = run_lesson(path, tmp_path, MINITRANSFER_FASHION_DIR=str(tmp_path / "no-such-folder"))
+    assert "Fashion-MNIST not found" in output and "Falling back to the 8x8 digits" in output
+    assert "parameters: 9,610" in output  # the 64-128-10 network
+    check_figures(tmp_path / "figures" / "04", EXPECTED["04_training_an_mlp"][1])
+
+
+def test_figures_folder_can_be_chosen(tmp_path):
+    output, _ = run_lesson(LESSONS_DIR / "01_tensors_and_graph.py", tmp_path,
+                           MINITRANSFER_FIGURES=str(tmp_path / "elsewhere"))
+    check_figures(tmp_path / "elsewhere" / "01", EXPECTED["01_tensors_and_graph"][1])
+    assert not (tmp_path / "figures").exists()
