@@ -45,12 +45,9 @@ import minitransfer.optim as optim
 from minitransfer.data import (
     DataLoader,
     TensorDataset,
-    digits,
     k_per_class,
-    mnist_family,
-    train_test_split,
-    transforms,
 )
+from minitransfer.experiment import make_noisy_task
 from minitransfer.train import evaluate
 
 QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
@@ -69,21 +66,8 @@ def save(fig, name):
 # %%
 def load_data():
     """Clean source images, and noisy target images (pool and held-out test): Fashion or digits."""
-    try:
-        root = os.environ.get("MINITRANSFER_FASHION_DIR")  # None: Debian's folder
-        train, test = (mnist_family(root, name="fashion", split=s) for s in ("train", "test"))
-        source, pool, held_out, sigma = (train.x[:12000], train.y[:12000]), \
-            (train.x[30000:], train.y[30000:]), (test.x[:3000], test.y[:3000]), 0.5
-    except FileNotFoundError as error:
-        print(f"Fashion-MNIST not found ({error}).\n"
-              f"Falling back to the 8x8 digits bundled with scikit-learn.")
-        d = digits()
-        x_s, x_rest, y_s, y_rest = train_test_split(d.x, d.y, test_fraction=0.5, seed=0)
-        x_p, x_t, y_p, y_t = train_test_split(x_rest, y_rest, test_fraction=0.5, seed=1)
-        source, pool, held_out, sigma = (x_s, y_s), (x_p, y_p), (x_t, y_t), 0.4
-    noisy_pool = (transforms.add_noise(pool[0], sigma, seed=1), pool[1])
-    noisy_test = (transforms.add_noise(held_out[0], sigma, seed=2), held_out[1])
-    return source, noisy_pool, noisy_test
+    task = make_noisy_task(data_dir=os.environ.get("MINITRANSFER_FASHION_DIR"))
+    return task.source, task.target_train, task.target_test
 
 
 source, target_pool, target_test = load_data()

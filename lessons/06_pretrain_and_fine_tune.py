@@ -45,8 +45,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from minitransfer import nn
-from minitransfer.data import digits, k_per_class, mnist_family, train_test_split, transforms
-from minitransfer.experiment import Task, compare, summarize
+from minitransfer.data import k_per_class
+from minitransfer.experiment import compare, make_noisy_task, summarize
 from minitransfer.report import format_table
 from minitransfer.train import empirical_risk, evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
@@ -69,22 +69,7 @@ def save(fig, name):
 # %%
 def load_task():
     """Source: clean images, 10 classes. Target: other images of those classes, noisy."""
-    try:
-        root = os.environ.get("MINITRANSFER_FASHION_DIR")  # None: Debian's folder
-        train, test = (mnist_family(root, name="fashion", split=s) for s in ("train", "test"))
-        source, pool, held_out, sigma = (train.x[:12000], train.y[:12000]), \
-            (train.x[30000:], train.y[30000:]), (test.x[:3000], test.y[:3000]), 0.5
-        name = "Fashion-MNIST clean -> noisy"
-    except FileNotFoundError as error:
-        print(f"Fashion-MNIST not found ({error}).\n"
-              f"Falling back to the 8x8 digits bundled with scikit-learn.")
-        d = digits()
-        x_s, x_rest, y_s, y_rest = train_test_split(d.x, d.y, test_fraction=0.5, seed=0)
-        x_p, x_t, y_p, y_t = train_test_split(x_rest, y_rest, test_fraction=0.5, seed=1)
-        source, pool, held_out, sigma = (x_s, y_s), (x_p, y_p), (x_t, y_t), 0.4
-        name = "digits clean -> noisy"
-    return Task(name, source, (transforms.add_noise(pool[0], sigma, seed=1), pool[1]),
-                (transforms.add_noise(held_out[0], sigma, seed=2), held_out[1]), 10, 10)
+    return make_noisy_task(data_dir=os.environ.get("MINITRANSFER_FASHION_DIR"))
 
 
 task = load_task()

@@ -49,8 +49,8 @@ import numpy as np
 import minitransfer as mt
 from minitransfer import nn
 from minitransfer.clustering import adjusted_rand_index, kmeans, normalized_mutual_info
-from minitransfer.data import digits, mnist_family, train_test_split, transforms
-from minitransfer.experiment import Task
+from minitransfer.data import transforms
+from minitransfer.experiment import make_noisy_task
 from minitransfer.train import empirical_risk
 from minitransfer.transfer import pretrain
 from minitransfer.transfer.kinds import features, format_kinds, four_kinds
@@ -74,23 +74,9 @@ def save(fig, name):
 # %%
 def load_task():
     """Source: clean images, 10 classes. Target: other images of those classes, noisy."""
-    try:
-        root = os.environ.get("MINITRANSFER_FASHION_DIR")  # None: Debian's folder
-        train, test = (mnist_family(root, name="fashion", split=s) for s in ("train", "test"))
-        end = 33000 if QUICK else 40000  # four_kinds adds fresh noise to the pool for every seed
-        source, pool, held_out, sigma = (train.x[:12000], train.y[:12000]), \
-            (train.x[30000:end], train.y[30000:end]), (test.x[:3000], test.y[:3000]), 0.5
-        name = "Fashion-MNIST clean -> noisy"
-    except FileNotFoundError as error:
-        print(f"Fashion-MNIST not found ({error}).\n"
-              f"Falling back to the 8x8 digits bundled with scikit-learn.")
-        d = digits()
-        x_s, x_rest, y_s, y_rest = train_test_split(d.x, d.y, test_fraction=0.5, seed=0)
-        x_p, x_t, y_p, y_t = train_test_split(x_rest, y_rest, test_fraction=0.5, seed=1)
-        source, pool, held_out, sigma = (x_s, y_s), (x_p, y_p), (x_t, y_t), 0.4
-        name = "digits clean -> noisy"
-    return Task(name, source, (transforms.add_noise(pool[0], sigma, seed=1), pool[1]),
-                (transforms.add_noise(held_out[0], sigma, seed=2), held_out[1]), 10, 10)
+    # four_kinds adds fresh noise to the pool for every seed: a smaller Fashion pool keeps it fast
+    return make_noisy_task(data_dir=os.environ.get("MINITRANSFER_FASHION_DIR"),
+                           pool_size=3000 if QUICK else 10000)
 
 
 task = load_task()

@@ -79,18 +79,17 @@ def write_report(run_dir, config, results, summary):
 def plot(run_dir, results, summary):
     """accuracy_vs_k.png (mean ± std bands per strategy) and learning_curves.png."""
     try:
-        import matplotlib
-
-        if not os.environ.get("MPLBACKEND"):
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # Figure objects draw without pyplot, so no GUI backend is chosen or changed (a notebook
+        # that calls this keeps its inline backend).
+        from matplotlib.figure import Figure
     except ImportError:
         return {}
     written = {}
     strategies = list(dict.fromkeys(r["strategy"] for r in summary))
     ks = list(dict.fromkeys(r["k"] for r in summary))
     positions = np.arange(len(ks))
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.subplots()
     for strategy in strategies:
         rows = [next((r for r in summary if r["strategy"] == strategy and r["k"] == k), None) for k in ks]
         mean = np.array([np.nan if r is None else 100 * r["mean"] for r in rows])
@@ -103,9 +102,10 @@ def plot(run_dir, results, summary):
     ax.set_title("Does transfer cut the data a target needs?")
     ax.legend()
     ax.grid(alpha=0.3)
-    written["accuracy_plot"] = _save(fig, plt, os.path.join(run_dir, "accuracy_vs_k.png"))
+    written["accuracy_plot"] = _save(fig, os.path.join(run_dir, "accuracy_vs_k.png"))
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.subplots()
     k_curve = ks[len(ks) // 2] if ks else None
     for strategy in strategies:
         curves = [r["curve"] for r in results
@@ -121,13 +121,12 @@ def plot(run_dir, results, summary):
     ax.set_title(f"Learning curves at k = {k_curve} (mean over seeds): does transfer cut compute?")
     ax.legend()
     ax.grid(alpha=0.3)
-    written["curve_plot"] = _save(fig, plt, os.path.join(run_dir, "learning_curves.png"))
+    written["curve_plot"] = _save(fig, os.path.join(run_dir, "learning_curves.png"))
     return written
 
 
-def _save(fig, plt, path):
+def _save(fig, path):
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
     return path
