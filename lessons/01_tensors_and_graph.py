@@ -101,8 +101,8 @@ print("chain rule by hand == backward():", by_hand == autograd)
 # ## 3. What the graph looks like
 #
 # Before `backward()` frees it, the graph can be walked from the output: each non-leaf
-# tensor knows the op that made it (PyTorch calls it `grad_fn`; minitransfer keeps it in the
-# attribute `_ctx`, whose `inputs` are the tensors it was made from). We walk it with an
+# tensor knows the op that made it, `t.grad_fn` as in PyTorch (an instance of an op class in
+# `functions.py`, whose `inputs` are the tensors it was made from). We walk it with an
 # explicit stack — the same iterative walk `backward()` uses, so that a chain of ten
 # thousand ops never hits Python's recursion limit — and write it as text, as Graphviz DOT,
 # and as a picture.
@@ -116,14 +116,14 @@ def walk(root, names):
         if id(t) in index:
             continue
         index[id(t)] = len(nodes)
-        op = type(t._ctx).__name__ if t._ctx is not None else None
+        op = type(t.grad_fn).__name__ if t.grad_fn is not None else None
         label = names.get(id(t), "const" if not t.requires_grad else "tensor")
         nodes.append((t, f"{label} = {t.item():g}" + (f"\n[{op}]" if op else "")))
-        if t._ctx is not None:
-            stack.extend(t._ctx.inputs)
+        if t.grad_fn is not None:
+            stack.extend(t.grad_fn.inputs)
     for t, _ in nodes:
-        if t._ctx is not None:
-            edges += [(index[id(p)], index[id(t)]) for p in t._ctx.inputs]
+        if t.grad_fn is not None:
+            edges += [(index[id(p)], index[id(t)]) for p in t.grad_fn.inputs]
     return nodes, edges
 
 

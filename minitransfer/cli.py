@@ -165,6 +165,11 @@ def build_parser():
     kinds.add_argument("--finetune-steps", type=int, default=300)
     kinds.add_argument("--out", default=None, help="also write the rows to this JSON file")
     kinds.set_defaults(handler=_kinds_command)
+
+    lessons = commands.add_parser("lessons", help="list the lessons, or run one: minitransfer lessons 6")
+    lessons.add_argument("number", nargs="?", type=int, default=None, help="the lesson to run")
+    lessons.add_argument("--quick", action="store_true", help="a shortened run (MINITRANSFER_QUICK=1)")
+    lessons.set_defaults(handler=_lessons_command)
     return parser
 
 
@@ -212,6 +217,33 @@ def _kinds_command(args):
     if args.out:
         atomic_write_bytes(args.out, json.dumps({"task": task.name, "rows": rows}, indent=2).encode())
     return 0
+
+
+def _lessons_command(args):
+    """The lessons live beside the package in a source checkout (``lessons/NN_name.py``)."""
+    import os
+    import pathlib
+    import subprocess
+
+    from minitransfer.main_job import UsageError
+
+    folder = pathlib.Path(__file__).resolve().parent.parent / "lessons"
+    found = sorted(folder.glob("[0-9][0-9]_*.py")) if folder.is_dir() else []
+    if not found:
+        raise UsageError(f"no lessons found in {folder}: they ship with the source checkout "
+                         f"(git clone), not with an installed wheel")
+    if args.number is None:
+        for path in found:
+            title = next((line[4:].strip() for line in path.read_text().splitlines()
+                          if line.startswith("# # ")), path.stem)
+            print(f"{path.name:<36} {title}")
+        return 0
+    chosen = [p for p in found if int(p.name[:2]) == args.number]
+    if not chosen:
+        raise UsageError(f"lesson {args.number}: expected one of "
+                         f"{', '.join(str(int(p.name[:2])) for p in found)}")
+    env = dict(os.environ, MINITRANSFER_QUICK="1") if args.quick else None
+    return subprocess.call([sys.executable, str(chosen[0])], env=env)
 
 
 def main(argv=None):

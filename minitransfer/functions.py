@@ -19,7 +19,8 @@ def unbroadcast(grad, shape):
     """Sum ``grad`` over the axes that broadcasting stretched, returning an array of ``shape``.
 
     Broadcasting copies x along new leading axes and along axes of length 1; each copy gets
-    its own gradient, and the gradient of the original is their sum.
+    its own gradient, and the gradient of the original is their sum. For z = a + b with a of
+    shape (n, m) and b of shape (m,):  dL/db_j = Σ_i g_ij.
     """
     shape = tuple(shape)
     if tuple(grad.shape) == shape:

@@ -60,6 +60,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, mode="full",
               raise_exception=True, name=None):
     """Check ``fn``'s gradients with respect to every input that requires a gradient.
 
+    With a random upstream gradient u and s(x) = Σ u ⊙ fn(x), the analytic ∂s/∂x_j from
+    ``backward(u)`` is compared with the central difference (s(x + ε e_j) − s(x − ε e_j)) / 2ε.
+
     ``inputs`` should be float64 tensors; ``mode`` is "full" (every element) or
     "directional" (one random direction per call). Returns a ``GradcheckResult``; raises
     ``GradcheckError`` on failure when ``raise_exception`` is true, with the worst index and

@@ -125,6 +125,12 @@ class Tensor:
     def is_leaf(self):
         return self._ctx is None
 
+    @property
+    def grad_fn(self):
+        """The op (a ``functions.Function``) that made this tensor; its ``inputs`` are the tensors
+        it was made from. None for a leaf, as in PyTorch."""
+        return self._ctx
+
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
 

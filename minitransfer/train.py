@@ -162,6 +162,9 @@ def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=No
         scheduler=None, progress=None, on_step=None):
     """Minimise the empirical risk by minibatch gradient descent; return a ``History``.
 
+    Each step takes one batch B and updates θ ← θ − η ∇θ R̂_B(θ), R̂_B(θ) = (1/|B|) Σ_{i∈B} L(yᵢ, f_θ(xᵢ))
+    (plain SGD; the optimizer decides the exact rule: momentum, Adam, ...).
+
     Give ``epochs`` (passes over ``loader``) or ``steps`` (optimiser steps, cycling over the
     loader as often as needed). Each step: zero the gradients, forward, loss, ``backward()``,
     ``optimizer.step()``. ``eval_data`` (x, y) is evaluated after every epoch; ``scheduler``

@@ -218,3 +218,10 @@ def test_item_numpy_and_repr():
         x.numpy()
     assert "requires_grad=True" in repr(x)
     assert "grad_fn=<Mul>" in repr(x * 2.0)
+
+
+def test_grad_fn_names_the_op_and_its_inputs():
+    x = mt.tensor([1.0], requires_grad=True)
+    y = x * 2.0
+    assert x.grad_fn is None and type(y.grad_fn).__name__ == "Mul"
+    assert y.grad_fn.inputs[0] is x

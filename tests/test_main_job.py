@@ -91,3 +91,11 @@ def test_device_cuda_without_a_gpu_is_one_clear_line():
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "needs a usable GPU" in done.stderr and "cupy" in done.stderr.lower()
+
+
+def test_lessons_command_lists_and_refuses_unknown_numbers():
+    done = _cli("lessons")
+    assert done.returncode == 0 and "01_tensors_and_graph.py" in done.stdout
+    assert len([line for line in done.stdout.splitlines() if line[:2].isdigit()]) >= 11
+    done = _cli("lessons", "99")
+    assert done.returncode == 2 and "lesson 99: expected one of 1, 2" in done.stderr

@@ -162,6 +162,8 @@ class Sequential(Module):
 class MLP(Module):
     """Multilayer perceptron with a named feature extractor ``body`` and output layer ``head``.
 
+        f_θ(x) = W_k h_{k−1} + b_k,   h_l = ReLU(W_l h_{l−1} + b_l),   h_0 = x
+
     ``MLP([784, 128, 10])`` is the document's network: body = Sequential(Linear(784, 128),
     ReLU()), head = Linear(128, 10); its state dict keys are ``body.0.weight``,
     ``body.0.bias``, ``head.weight``, ``head.bias``. Every hidden layer is followed by a ReLU;

@@ -81,6 +81,9 @@ def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=
               seed=0, eval_data=None, eval_every=25, alpha=0.01, beta=0.01, decay=0.5, progress=False):
     """Fine-tune ``model`` (pretrained body + new head) on ``target`` (x, y) with ``strategy``.
 
+    Fine-tuning (§3.3.2) minimises the target risk min_θ (1/n) Σ_{i≤n} L(yᵢ, f_θ(xᵢ)) over the n
+    target examples, starting from the pretrained θ⁰ (``scratch`` starts from random θ instead).
+
     Trains in place for ``steps`` optimiser steps in total and returns a ``FineTuneResult``;
     when ``eval_data`` is given, accuracy on it is recorded every ``eval_every`` steps (the
     learning curve used to count the steps needed to reach an accuracy). Parameters that the

@@ -144,6 +144,8 @@ def param_groups(model, lr, head_lr_mult=10.0, body_lr_mult=1.0):
 def layer_groups(model, lr, decay=0.5):
     """Discriminative rates: the head at ``lr``, each body Linear ``decay`` times the layer above.
 
+    With B body layers numbered l = 1..B from the input: η_head = η, η_l = η · γ^(B + 1 − l).
+
     Layers near the input hold the most general features (edges, strokes) and change least.
     """
     _check_body_head(model, "layer_groups")
