@@ -132,7 +132,8 @@ def build_parser():
                      help="labelled target examples per class, e.g. 5,25,all (default 5,10,25,50,all)")
     run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="how many seeds, or a list")
     run.add_argument("--pretrain-steps", type=int, default=2000)
-    run.add_argument("--finetune-steps", type=int, default=300)
+    run.add_argument("--finetune-steps", type=int, default=1000,
+                     help="optimiser steps per fine-tuning run, the same for every strategy (default 1000)")
     run.add_argument("--target-accuracy", type=_fraction, default=None,
                      help="accuracy (0-1) for 'steps to target' (default: scratch's final mean)")
     run.add_argument("--out", default=None, help="run folder (default runs/DATA-TARGET)")

@@ -181,7 +181,7 @@ def _append_result(path, record):
         os.fsync(f.fileno())
 
 
-def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, finetune_steps=300,
+def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, finetune_steps=1000,
             batch_size=32, results_path=None, device="cpu", log=print):
     """Every strategy × k × seed: pretrain per seed, fine-tune a copy, evaluate on held-out data.
 
