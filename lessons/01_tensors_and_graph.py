@@ -22,31 +22,14 @@
 # Run it: `python lessons/01_tensors_and_graph.py` (figures go to `figures/01/`).
 
 # %%
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
-import matplotlib
-
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
+from _lesson import QUICK, figures, plt
 
 import minitransfer as mt
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "01"
-FIGURES.mkdir(parents=True, exist_ok=True)
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
+FIGURES, save = figures("01")
 
 
 # %% [markdown]

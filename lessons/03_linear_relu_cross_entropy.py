@@ -22,32 +22,16 @@
 # Run it: `python lessons/03_linear_relu_cross_entropy.py` (figures go to `figures/03/`).
 
 # %%
-import os
-import sys
-from pathlib import Path
 
-import matplotlib
 
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
+from _lesson import figures, plt
 
 import minitransfer as mt
 from minitransfer import nn
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "03"
-FIGURES.mkdir(parents=True, exist_ok=True)
+FIGURES, save = figures("03")
 rng = np.random.default_rng(0)
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
 
 
 def max_diff(a, b):

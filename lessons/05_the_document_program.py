@@ -29,15 +29,9 @@
 
 # %%
 import os
-import sys
-from pathlib import Path
 
-import matplotlib
-
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
+from _lesson import QUICK, figures, plt
 
 import minitransfer
 import minitransfer.nn as nn
@@ -50,17 +44,7 @@ from minitransfer.data import (
 from minitransfer.experiment import make_noisy_task
 from minitransfer.train import evaluate
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "05"
-FIGURES.mkdir(parents=True, exist_ok=True)
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
+FIGURES, save = figures("05")
 
 
 # %%

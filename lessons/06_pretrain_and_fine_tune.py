@@ -34,15 +34,9 @@
 # %%
 import copy
 import os
-import sys
-from pathlib import Path
 
-import matplotlib
-
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
+from _lesson import QUICK, figures, plt
 
 from minitransfer import nn
 from minitransfer.data import k_per_class
@@ -51,19 +45,9 @@ from minitransfer.report import format_table
 from minitransfer.train import empirical_risk, evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "06"
-FIGURES.mkdir(parents=True, exist_ok=True)
+FIGURES, save = figures("06")
 SEEDS = [0, 1] if QUICK else [0, 1, 2]
 PRETRAIN_STEPS, FINETUNE_STEPS = (300, 60) if QUICK else (2000, 300)
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
 
 
 # %%

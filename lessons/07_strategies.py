@@ -38,15 +38,9 @@
 # %%
 import copy
 import os
-import sys
-from pathlib import Path
 
-import matplotlib
-
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
+from _lesson import QUICK, figures, plt
 
 import minitransfer as mt
 from minitransfer import nn
@@ -64,20 +58,10 @@ from minitransfer.transfer import (
     replace_head,
 )
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "07"
-FIGURES.mkdir(parents=True, exist_ok=True)
+FIGURES, save = figures("07")
 SEEDS = [0, 1] if QUICK else [0, 1, 2]
 KS = [5] if QUICK else [5, 25]
 PRETRAIN_STEPS, FINETUNE_STEPS = (300, 60) if QUICK else (1500, 300)
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
 
 
 # %% [markdown]

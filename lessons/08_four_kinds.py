@@ -36,15 +36,9 @@
 
 # %%
 import os
-import sys
-from pathlib import Path
 
-import matplotlib
-
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
+from _lesson import QUICK, figures, plt
 
 import minitransfer as mt
 from minitransfer import nn
@@ -55,20 +49,10 @@ from minitransfer.train import empirical_risk
 from minitransfer.transfer import pretrain
 from minitransfer.transfer.kinds import features, format_kinds, four_kinds
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "08"
-FIGURES.mkdir(parents=True, exist_ok=True)
+FIGURES, save = figures("08")
 SEEDS = (0, 1) if QUICK else (0, 1, 2)
 PRETRAIN_STEPS, FINETUNE_STEPS = (200, 60) if QUICK else (1000, 300)
 CLUSTER_POINTS = 200 if QUICK else 500
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
 
 
 # %%

@@ -33,15 +33,9 @@
 # %%
 import copy
 import os
-import sys
-from pathlib import Path
 
-import matplotlib
-
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
+from _lesson import QUICK, figures, plt
 
 from minitransfer import nn
 from minitransfer.clustering import adjusted_rand_index, kmeans
@@ -51,21 +45,11 @@ from minitransfer.train import evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
 from minitransfer.transfer.kinds import features
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "09"
-FIGURES.mkdir(parents=True, exist_ok=True)
+FIGURES, save = figures("09")
 SEEDS = [0, 1] if QUICK else [0, 1, 2, 3]
 KS = [5] if QUICK else [5, 25]
 PRETRAIN_STEPS, FINETUNE_STEPS = (300, 60) if QUICK else (1000, 300)
 STRATEGIES = ["scratch", "linear_probe", "full"]
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
 
 
 # %% [markdown]

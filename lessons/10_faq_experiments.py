@@ -25,16 +25,10 @@
 # %%
 import copy
 import os
-import sys
 import tempfile
-from pathlib import Path
 
-import matplotlib
-
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
+from _lesson import QUICK, figures, plt
 
 import minitransfer as mt
 from minitransfer import nn, optim
@@ -43,20 +37,10 @@ from minitransfer.experiment import confidence_interval
 from minitransfer.train import evaluate, fit
 from minitransfer.transfer import fine_tune, make_loader, replace_head
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "10"
-FIGURES.mkdir(parents=True, exist_ok=True)
+FIGURES, save = figures("10")
 SEEDS = [0, 1] if QUICK else [0, 1, 2]
 BUDGETS = [0, 100, 300] if QUICK else [0, 100, 300, 1000, 3000]  # pretraining steps
 STEPS = 60 if QUICK else 300  # fine-tuning steps
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
 
 
 # %%

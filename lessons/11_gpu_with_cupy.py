@@ -28,17 +28,10 @@
 # Run it: `python lessons/11_gpu_with_cupy.py` (figures go to `figures/11/`).
 
 # %%
-import os
-import sys
 import time
-from pathlib import Path
 
-import matplotlib
-
-if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script saves its figures and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
+from _lesson import QUICK, figures, plt
 
 import minitransfer as mt
 from minitransfer import nn, optim
@@ -47,17 +40,7 @@ from minitransfer.data import DataLoader, TensorDataset, class_subset, digits, t
 from minitransfer.train import evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
-FIGURES = Path(os.environ.get("MINITRANSFER_FIGURES", "figures")) / "11"
-FIGURES.mkdir(parents=True, exist_ok=True)
-
-
-def save(fig, name):
-    fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=100)
-    print(f"figure saved: {FIGURES / name}")
-    if "inline" not in matplotlib.get_backend():
-        plt.close(fig)
+FIGURES, save = figures("11")
 
 
 # %% [markdown]

@@ -110,6 +110,11 @@ def check_figures(folder, names):
             assert figure.read_bytes()[:8] == PNG_MAGIC, f"{figure} is not a PNG file"
 
 
+def test_the_shared_lesson_helper_reads_both_settings():
+    text = (LESSONS[0].parent / "_lesson.py").read_text(encoding="utf-8")
+    assert "MINITRANSFER_QUICK" in text and "MINITRANSFER_FIGURES" in text
+
+
 def test_every_lesson_has_expectations_and_an_index_entry():
     assert LESSONS, f"no lessons found in {LESSONS_DIR}"
     assert {p.stem for p in LESSONS} == set(EXPECTED)
@@ -124,7 +129,7 @@ def test_lesson_is_a_readable_jupytext_script(path):
     assert "format_name: percent" in text or "formats: py:percent" in text
     assert text.count("# %% [markdown]") >= 3, "a lesson explains itself in markdown cells"
     assert "$" in text, "a lesson shows its equations in LaTeX"
-    assert "MINITRANSFER_QUICK" in text and "MINITRANSFER_FIGURES" in text
+    assert "from _lesson import" in text and "= figures(" in text  # quick mode and figure folder
     assert "plt.show()" not in text, "lessons save figures; plt.show() would block a script"
     assert len(text.splitlines()) <= 320, "keep each lesson readable in one sitting"
 
