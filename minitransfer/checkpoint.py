@@ -55,6 +55,21 @@ def _host_array(key, value):
     return array
 
 
+def check_save_path(path):
+    """Raise, naming ``path``, when ``save`` could not write there: a folder, or a missing folder.
+
+    Callers that train before saving (``minitransfer pretrain``) check first, so that a typo in
+    the path does not cost the training run.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"save: {path!r} is a folder; give a file path such as "
+                         f"{os.path.join(path, 'model.npz')!r}")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"save: the folder {folder!r} for {path!r} does not exist")
+
+
 def save(state_dict, path):
     """Write ``state_dict`` (a flat dict: str -> Tensor, array or number) to ``path`` as .npz.
 
@@ -70,12 +85,7 @@ def save(state_dict, path):
             raise ValueError(f"save: {key!r} cannot be used as a key (numpy.savez reserves it)")
     arrays = {key: _host_array(key, value) for key, value in state_dict.items()}
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise ValueError(f"save: {path!r} is a folder; give a file path such as "
-                         f"{os.path.join(path, 'model.npz')!r}")
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"save: the folder {folder!r} for {path!r} does not exist")
+    check_save_path(path)
     with atomic_open(path, "wb") as file:  # a temporary file, renamed over ``path`` at the end
         np.savez(file, allow_pickle=False, **arrays)
 

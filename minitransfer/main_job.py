@@ -60,12 +60,10 @@ _STALE = ("report.json", "report.md", "accuracy_vs_k.png", "learning_curves.png"
 
 def _check_save_path(path, option):
     """Refuse, before any training, a checkpoint path that save() would refuse afterwards."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise UsageError(f"{option}: {path} is a folder; give a file path such as "
-                         f"{os.path.join(path, 'model.npz')}")
-    if not os.path.isdir(folder):
-        raise UsageError(f"{option}: the folder {folder} for {path} does not exist")
+    try:
+        checkpoint.check_save_path(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(f"{option}: {error}") from None
 
 
 def _save_checkpoint(state, path, option):
