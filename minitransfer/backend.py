@@ -20,17 +20,25 @@ def namespace(array):
     """Return the array API namespace of ``array`` (``numpy``, ``cupy``, ``array_api_strict``)."""
     if type(array) is np.ndarray:  # the common case, answered without a method call
         return np
+    if _is_cupy(array):  # CuPy's main namespace mirrors NumPy 2's array API names
+        import cupy
+
+        return cupy
     return array.__array_namespace__()
+
+
+def _is_cupy(obj):
+    return type(obj).__module__.startswith("cupy")
 
 
 def is_array(obj):
     """True for NumPy, CuPy and other array API arrays (anything with ``__array_namespace__``)."""
-    return isinstance(obj, np.ndarray) or hasattr(obj, "__array_namespace__")
+    return isinstance(obj, np.ndarray) or hasattr(obj, "__array_namespace__") or _is_cupy(obj)
 
 
 def device_of(array):
     """'cuda' for CuPy arrays, 'cpu' for everything else."""
-    return "cuda" if type(array).__module__.startswith("cupy") else "cpu"
+    return "cuda" if _is_cupy(array) else "cpu"
 
 
 def cupy_problem():
