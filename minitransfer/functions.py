@@ -238,9 +238,11 @@ def _matmul_2d(a, b):
 
     ``numpy.matmul`` computes a product whose inner dimension is 1 with its own loop instead of
     BLAS: the weight gradient gᵀ x at batch size 1 is such an outer product, (128, 1)·(1, 784),
-    and takes ~5× longer that way. ``numpy.dot`` always calls BLAS; CuPy has no such gap.
+    and takes ~5× longer that way. ``numpy.dot`` always calls BLAS, so it takes those products;
+    for the others ``matmul`` is the faster of the two here (gᵀ x at batch 64: 98 vs 108 µs).
+    CuPy has no such gap.
     """
-    if type(a) is np.ndarray:
+    if type(a) is np.ndarray and a.shape[1] == 1:
         return np.dot(a, b)
     return backend.namespace(a).matmul(a, b)
 
