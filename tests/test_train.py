@@ -52,7 +52,8 @@ def test_fit_prints_one_line_per_epoch_and_can_be_silenced(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_a_non_finite_loss_stops_before_the_step_and_names_it():
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_a_non_finite_loss_stops_before_the_step_and_names_it():  # lr = 1e30 overflows on purpose
     model = nn.MLP([2, 3, 2], generator=0)
     loader = DataLoader(TensorDataset(np.ones((4, 2), np.float32), np.array([0, 1, 0, 1])), batch_size=2)
     opt = optim.SGD(model.parameters(), lr=1e30)
