@@ -153,7 +153,7 @@ def build_parser():
     fine.add_argument("--checkpoint", default="pretrained.npz")
     fine.add_argument("--strategy", choices=STRATEGIES, default="full")
     fine.add_argument("--k", type=lambda t: _ks(t)[0], default=25, help="examples per class or 'all'")
-    fine.add_argument("--steps", type=int, default=300)
+    fine.add_argument("--steps", type=int, default=1000, help="fine-tuning steps (default 1000, as in run)")
     fine.add_argument("--seed", type=int, default=0)
     fine.add_argument("--save", default=None, help="save the fine-tuned model here (.npz)")
     fine.set_defaults(handler=_finetune_command)
