@@ -63,7 +63,7 @@ print("by hand:   ", by_hand)
 #
 # `Tensor.backward()` computes $\partial z/\partial \text{leaf}$ for every leaf with
 # `requires_grad=True` and stores it in `.grad`. Intermediate tensors keep no gradient unless
-# we ask with `retain_grad()` (as in PyTorch). Each op class in `minitransfer/functions.py`
+# we ask with `retain_grad()` (as in PyTorch). Each op class in `minitransfer/functions/`
 # states its vector–Jacobian product in its docstring, e.g. `Mul`:
 # $\partial L/\partial a = g \odot b$, $\partial L/\partial b = g \odot a$, where
 # $g = \partial L/\partial z$ is the gradient arriving from above.
@@ -85,10 +85,10 @@ print("chain rule by hand == backward():", by_hand == autograd)
 #
 # Before `backward()` frees it, the graph can be walked from the output: each non-leaf
 # tensor knows the op that made it, `t.grad_fn` as in PyTorch (an instance of an op class in
-# `functions.py`, whose `inputs` are the tensors it was made from). We walk it with an
-# explicit stack — the same iterative walk `backward()` uses, so that a chain of ten
-# thousand ops never hits Python's recursion limit — and write it as text, as Graphviz DOT,
-# and as a picture.
+# `minitransfer/functions/`, whose `inputs` are the tensors it was made from). We walk it
+# with an explicit stack, as `backward()` does in `minitransfer/autograd.py` so that a chain
+# of ten thousand ops never hits Python's recursion limit, and write it as text, as Graphviz
+# DOT, and as a picture.
 
 # %%
 def walk(root, names):

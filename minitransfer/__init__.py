@@ -6,9 +6,20 @@ the pretrain / replace-the-head / fine-tune workflow written from its equations.
 """
 
 from minitransfer import nn, optim
+from minitransfer.autograd import enable_grad, is_grad_enabled, no_grad
 from minitransfer.backend import gpu_available, manual_seed
 from minitransfer.checkpoint import CheckpointError, load, save
-from minitransfer.creation import arange, full, ones, ones_like, rand, randn, zeros, zeros_like
+from minitransfer.creation import (
+    arange,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from minitransfer.functional import (
     cross_entropy,
     exp,
@@ -22,7 +33,7 @@ from minitransfer.functional import (
     softmax,
 )
 from minitransfer.gradcheck import GradcheckError, gradcheck
-from minitransfer.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from minitransfer.tensor import Tensor
 
 float32 = "float32"
 float64 = "float64"

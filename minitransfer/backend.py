@@ -119,6 +119,25 @@ def asarray_like(host_array, like):
     return xp.asarray(np.asarray(host_array))
 
 
+def as_array(data, dtype=None):
+    """The array behind ``Tensor(data, dtype=dtype)``, following PyTorch's dtype rules.
+
+    Arrays (NumPy scalars included) keep their dtype, Python floats become float32, ``dtype``
+    overrides both; anything that is not bool, int or float is refused.
+    """
+    from_python = not is_array(data)
+    array = np.asarray(data) if from_python or isinstance(data, np.generic) else data
+    kind = getattr(array.dtype, "kind", None) or np.dtype(dtype_name(array.dtype)).kind
+    if kind not in "biuf":
+        raise TypeError(f"Tensor: expected numbers (bool, int or float), got data of dtype "
+                        f"{array.dtype} from {type(data).__name__}")
+    if from_python and array.dtype == np.float64:
+        array = array.astype(np.float32)  # Python floats -> float32, like torch.tensor
+    if dtype is not None and dtype_name(array.dtype) != dtype_name(dtype):
+        array = namespace(array).astype(array, dtype_like(dtype, array))
+    return array
+
+
 def dtype_name(dtype):
     """'float32' for np.float32, np.dtype('float32') or array_api_strict.float32."""
     try:

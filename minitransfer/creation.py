@@ -1,4 +1,4 @@
-"""Functions that make new tensors: zeros, ones, randn, rand, arange (PyTorch's names).
+"""Functions that make new tensors: tensor, zeros, ones, randn, rand, arange (PyTorch's names).
 
 Random values are drawn on the host from a seeded ``numpy.random.Generator`` (the package's
 default one, reseeded by ``manual_seed``, or the ``generator=`` given: a Generator or an int
@@ -26,6 +26,14 @@ def _make(array, dtype, device, requires_grad):
     if device is not None:
         t = t.to(device)
     return t.requires_grad_(True) if requires_grad else t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """Build a tensor from numbers, lists or arrays (``minitransfer.tensor([1.0, 2.0])``)."""
+    t = Tensor(data, dtype=dtype)
+    if device is not None:
+        t = t.to(device)
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):

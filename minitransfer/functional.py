@@ -1,6 +1,6 @@
 """Function forms of the ops, like ``torch.relu`` and ``torch.nn.functional``.
 
-Each is one line that calls the op class in ``functions.py``; they exist so that code written
+Each is one line that calls an op class of ``functions``; they exist so that code written
 for PyTorch (``torch.relu(self.fc1(x))`` in the source document) reads the same here.
 """
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minitransfer import backend
+from minitransfer.autograd import no_grad
 from minitransfer.tensor import Tensor
 
 
@@ -35,8 +36,6 @@ class GradcheckResult:
 
 def _scalar(fn, inputs, upstream):
     """s = Σ u ⊙ f(x) as a Python float (no graph is recorded)."""
-    from minitransfer.tensor import no_grad
-
     with no_grad():
         out = fn(*inputs)
     return float(backend.to_numpy(backend.namespace(out.data).sum(out.data * upstream)))

@@ -1,6 +1,6 @@
 """The registry of primitive ops that the gradient checks walk.
 
-Each ``OpCase`` names an op class of ``functions.py``, a function that calls it through its
+Each ``OpCase`` names an op class of ``functions``, a function that calls it through its
 public spelling, the kind of input shapes it takes (the tests draw shapes of that kind with
 hypothesis), a few example shapes for ``python -m minitransfer gradcheck``, and how to keep
 inputs away from kinks. A test fails when an op class has no case here.

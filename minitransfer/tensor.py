@@ -1,78 +1,15 @@
 """Tensor: an array that remembers how it was made, so that gradients can flow back.
 
-Every operation on tensors that require a gradient records a node of the computational
-graph (an instance of a class in ``functions.py``). ``loss.backward()`` walks that graph
-from the loss back to the leaves in reverse topological order and applies the chain rule:
-each node turns the gradient of its output into gradients of its inputs (a vector-Jacobian
-product), and gradients arriving at the same tensor by several paths are added.
+A tensor made by an operation on tensors that require a gradient keeps a link to that
+operation (``grad_fn``, an instance of a class in ``functions``); ``backward()`` hands the
+graph to ``autograd.run_backward``, which applies the chain rule from here back to the leaves.
 """
 
-import functools
 import math
 
 import numpy as np
 
-from minitransfer import backend
-
-
-class _GradMode:
-    enabled = True  # switched off inside ``no_grad()``
-
-
-def is_grad_enabled():
-    return _GradMode.enabled
-
-
-class no_grad:
-    """Context manager (and decorator) in which operations record no graph, as in PyTorch."""
-
-    enabled = False  # the grad mode inside the block
-
-    def __enter__(self):
-        self.previous = _GradMode.enabled
-        _GradMode.enabled = self.enabled
-
-    def __exit__(self, *exc_info):
-        _GradMode.enabled = self.previous
-
-    def __call__(self, function):
-        @functools.wraps(function)
-        def with_mode(*args, **kwargs):
-            with type(self)():  # a fresh switch per call, so nested calls restore correctly
-                return function(*args, **kwargs)
-
-        return with_mode
-
-
-class enable_grad(no_grad):
-    """The opposite of ``no_grad``: record the graph inside the block even under ``no_grad``."""
-
-    enabled = True
-
-
-def _as_array(data, dtype):
-    """Array for ``Tensor(data)``: arrays keep their dtype, Python floats become float32."""
-    if isinstance(data, Tensor):
-        data = data.data
-    if isinstance(data, np.generic) and backend.dtype_name(data.dtype) != "object":
-        array = np.asarray(data)  # a NumPy scalar keeps its dtype
-    elif backend.is_array(data):
-        array = data
-        kind = getattr(array.dtype, "kind", None) or np.dtype(backend.dtype_name(array.dtype)).kind
-        if kind not in "biuf":
-            raise TypeError(f"Tensor: expected numbers (bool, int or float), got data of dtype "
-                            f"{array.dtype} from {type(data).__name__}")
-    else:
-        array = np.asarray(data)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"Tensor: expected numbers (bool, int or float), got data of dtype "
-                            f"{array.dtype} from {type(data).__name__}")
-        if array.dtype == np.float64 and not isinstance(data, np.generic):
-            array = array.astype(np.float32)  # Python floats -> float32, like torch.tensor
-    if dtype is not None and backend.dtype_name(array.dtype) != backend.dtype_name(dtype):
-        xp = backend.namespace(array)
-        array = xp.astype(array, backend.dtype_like(dtype, array))
-    return array
+from minitransfer import autograd, backend
 
 
 class Tensor:
@@ -87,7 +24,7 @@ class Tensor:
     __hash__ = object.__hash__  # ``==`` is elementwise, so hash by identity as PyTorch does
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = _as_array(data, dtype)
+        self.data = backend.as_array(data.data if isinstance(data, Tensor) else data, dtype)
         self.grad = None
         self._ctx = None  # the Function that produced this tensor; None for a leaf
         self._retain_grad = False
@@ -179,22 +116,25 @@ class Tensor:
 
         ``grad`` is the upstream gradient dL/d(self); it may be left out only when self holds
         a single number (then dL/d(self) = 1). The graph is freed afterwards unless
-        ``retain_graph=True``.
+        ``retain_graph=True``. The work is done by ``autograd.backward``.
         """
-        if not self.requires_grad:
-            raise RuntimeError("backward(): this tensor does not require grad and has no graph "
-                               "(did you compute it under no_grad(), or forget requires_grad?)")
-        if grad is None:
-            if self.numel() != 1:
-                raise RuntimeError(f"backward(): grad can be left out only for a single-number "
-                                   f"output, this one has shape {self.shape}; pass grad=")
-            grad = backend.namespace(self.data).ones_like(self.data)
+        autograd.backward(self, grad.data if isinstance(grad, Tensor) else grad, retain_graph)
+
+    def _accumulate_grad(self, g):
+        """self.grad += g (the walk's last step for a leaf), where ``.grad`` may still be None.
+
+        The first gradient is stored as it is, without a copy, though the array may be shared with
+        another tensor's gradient; so the second is added out of place, into a fresh array that
+        only this tensor holds (marked ``_accumulator``). From the third on, adding in place is safe.
+        """
+        current = self.grad
+        if current is None:
+            self.grad = Tensor._from_op(g, None)
+        elif getattr(current, "_accumulator", False):
+            current.data += g
         else:
-            grad = grad.data if isinstance(grad, Tensor) else grad
-            if tuple(grad.shape) != self.shape:
-                raise ValueError(f"backward(): grad must have the output's shape {self.shape}, "
-                                 f"got {tuple(grad.shape)}")
-        _run_backward(self, grad, retain_graph)
+            self.grad = Tensor._from_op(current.data + g, None)
+            self.grad._accumulator = True
 
     # ---- moving and converting -----------------------------------------------------------
     def item(self):
@@ -235,7 +175,7 @@ class Tensor:
     def double(self):
         return self.to(dtype=np.float64)
 
-    # ---- operators: each one calls a single op class of functions.py ---------------------
+    # ---- operators: each one calls a single op class of ``functions`` ---------------------
     def _lift(self, other):
         """A number or array as a constant tensor beside self (same device, dtype for numbers)."""
         if isinstance(other, Tensor):
@@ -286,26 +226,24 @@ class Tensor:
     def __rmatmul__(self, other):
         return F.MatMul.apply(self._lift(other), self)
 
-    def _compare(self, other, result):
-        return Tensor._from_op(result, None)  # comparisons have no gradient
-
+    # comparisons give plain tensors: they have no gradient
     def __lt__(self, other):
-        return self._compare(other, self.data < self._lift(other).data)
+        return Tensor._from_op(self.data < self._lift(other).data, None)
 
     def __le__(self, other):
-        return self._compare(other, self.data <= self._lift(other).data)
+        return Tensor._from_op(self.data <= self._lift(other).data, None)
 
     def __gt__(self, other):
-        return self._compare(other, self.data > self._lift(other).data)
+        return Tensor._from_op(self.data > self._lift(other).data, None)
 
     def __ge__(self, other):
-        return self._compare(other, self.data >= self._lift(other).data)
+        return Tensor._from_op(self.data >= self._lift(other).data, None)
 
     def __eq__(self, other):
-        return self._compare(other, self.data == self._lift(other).data)
+        return Tensor._from_op(self.data == self._lift(other).data, None)
 
     def __ne__(self, other):
-        return self._compare(other, self.data != self._lift(other).data)
+        return Tensor._from_op(self.data != self._lift(other).data, None)
 
     def __getitem__(self, key):
         """Basic indexing (ints, slices, None, ...) or one integer array/list/Tensor of rows."""
@@ -378,7 +316,7 @@ class Tensor:
 
     # ---- in-place updates (optimizers use them; they bump the version counter) ----------
     def _begin_inplace(self):
-        if self.requires_grad and self._ctx is None and _GradMode.enabled:
+        if self.requires_grad and self._ctx is None and autograd._GradMode.enabled:
             raise RuntimeError("a leaf tensor that requires grad is being changed in place; "
                                "wrap the update in 'with minitransfer.no_grad():'")
         self._version += 1  # a graph that saved the old values can no longer backward
@@ -422,107 +360,6 @@ class Tensor:
 
 def _pick(axis, dim):
     return axis if dim is None else dim
-
-
-def tensor(data, dtype=None, device=None, requires_grad=False):
-    """Build a tensor from numbers, lists or arrays (``minitransfer.tensor([1.0, 2.0])``)."""
-    t = Tensor(data, dtype=dtype)
-    if device is not None:
-        t = t.to(device)
-    return t.requires_grad_(requires_grad) if requires_grad else t
-
-
-def _topological_order(root):
-    """The results of operations below ``root``, each one after all the results it was made from.
-
-    Iterative depth-first search with an explicit stack, so a chain of 10,000 ops does not hit
-    Python's recursion limit. Leaves are left out (their gradients are added to ``.grad`` as
-    they arrive), and so are tensors that need no gradient. A freed graph or an input changed
-    in place since the forward pass is reported here, before any gradient is written.
-    """
-    order, visited, stack = [], set(), [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            order.append(node)
-        elif id(node) not in visited:
-            visited.add(id(node))
-            stack.append((node, True))
-            if node._ctx is not None:
-                if node._ctx.inputs is None:
-                    raise RuntimeError("backward(): trying to backward through a graph a second "
-                                       "time (its saved values were freed); use "
-                                       "backward(retain_graph=True)")
-                if [t._version for t in node._ctx.inputs] != node._ctx.saved_versions:
-                    _raise_modified_in_place(node._ctx)  # before any gradient is accumulated
-                stack += [(t, False) for t in node._ctx.inputs
-                          if t._ctx is not None and id(t) not in visited]
-    return order
-
-
-def _run_backward(root, grad, retain_graph):
-    """The chain rule over the graph: visit tensors from the output back to the leaves."""
-    grads = {id(root): grad}  # d(root)/d(tensor), summed over paths, for tensors not yet visited
-    for node in reversed(_topological_order(root)):
-        g = grads.pop(id(node), None)
-        ctx = node._ctx
-        if g is None:
-            continue
-        if ctx is None or node._retain_grad:
-            _accumulate_grad(node, g)
-        if ctx is None:  # only when backward() was called on a leaf
-            continue
-        for tensor, g_in in zip(ctx.inputs, ctx.backward(g)):
-            if g_in is None or not tensor.requires_grad:
-                continue
-            data = tensor.data
-            if type(g_in) is not type(data) or g_in.shape != data.shape or g_in.dtype != data.dtype:
-                g_in = _checked_gradient(ctx, tensor, g_in)  # rare: fix it up, or say what is wrong
-            if tensor._ctx is None:  # a leaf: nothing comes after it, its gradient goes to .grad
-                _accumulate_grad(tensor, g_in)
-            else:
-                previous = grads.get(id(tensor))
-                # Out of place: either array may be shared (Add hands the same g to both inputs).
-                grads[id(tensor)] = g_in if previous is None else previous + g_in
-        if not retain_graph:
-            ctx.release()
-
-
-def _raise_modified_in_place(ctx):
-    for tensor, version in zip(ctx.inputs, ctx.saved_versions):
-        if tensor._version != version:
-            raise RuntimeError(f"backward(): an input of {type(ctx).__name__} was modified in "
-                               f"place after the op saved it (version {version} -> "
-                               f"{tensor._version}); recompute the forward pass")
-
-
-def _checked_gradient(ctx, tensor, g_in):
-    """``g_in`` as an array of the tensor's shape and dtype, or an error naming the op."""
-    if isinstance(g_in, np.generic):  # NumPy turns 0-d results into scalars
-        g_in = np.asarray(g_in)
-    if g_in.shape != tensor.data.shape:
-        raise RuntimeError(f"{type(ctx).__name__}.backward returned a gradient of shape "
-                           f"{tuple(g_in.shape)} for an input of shape {tensor.shape}")
-    if g_in.dtype != tensor.data.dtype:  # e.g. float32 * float64 promoted the output
-        g_in = backend.namespace(g_in).astype(g_in, tensor.data.dtype)
-    return g_in
-
-
-def _accumulate_grad(tensor, g):
-    """tensor.grad += g, where ``.grad`` may still be None.
-
-    The first gradient is stored as it is, without a copy, though the array may be shared with
-    another tensor's gradient; so the second is added out of place, into a fresh array that only
-    this tensor holds (marked ``_accumulator``). From the third on, adding into it in place is safe.
-    """
-    current = tensor.grad
-    if current is None:
-        tensor.grad = Tensor._from_op(g, None)
-    elif getattr(current, "_accumulator", False):
-        current.data += g
-    else:
-        tensor.grad = Tensor._from_op(current.data + g, None)
-        tensor.grad._accumulator = True
 
 
 # The op classes need Tensor, and Tensor's operators call them: import last (a cycle by design).

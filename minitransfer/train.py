@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minitransfer import backend
+from minitransfer.autograd import no_grad
 from minitransfer.data.loader import DataLoader
-from minitransfer.tensor import Tensor, no_grad
+from minitransfer.tensor import Tensor
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -18,7 +18,7 @@ fan_out = out. The scale rules keep the variance of activations (fan_in) or of g
 import math
 
 from minitransfer import backend
-from minitransfer.tensor import no_grad
+from minitransfer.autograd import no_grad
 
 
 def _fill(tensor, host_values):

@@ -11,8 +11,9 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from minitransfer import backend
+from minitransfer.autograd import no_grad
 from minitransfer.nn.parameter import Parameter
-from minitransfer.tensor import Tensor, no_grad
+from minitransfer.tensor import Tensor
 
 # What ``load_state_dict`` returns, as in PyTorch: the model's keys the state dict lacked, and
 # the state dict's keys the model does not have.

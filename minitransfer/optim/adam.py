@@ -3,8 +3,8 @@
 import math
 
 from minitransfer import backend
+from minitransfer.autograd import no_grad
 from minitransfer.optim.optimizer import Optimizer, _check_non_negative
-from minitransfer.tensor import no_grad
 
 
 class Adam(Optimizer):

@@ -18,7 +18,8 @@ a graph) and never writes into ``p.grad``: a gradient array may be shared by sev
 import numbers
 
 from minitransfer import backend
-from minitransfer.tensor import Tensor, enable_grad
+from minitransfer.autograd import enable_grad
+from minitransfer.tensor import Tensor
 
 
 class Optimizer:

@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with PyTorch's momentum, dampening, Nesterov and weight decay."""
 
+from minitransfer.autograd import no_grad
 from minitransfer.optim.optimizer import Optimizer, _check_non_negative, _copy
-from minitransfer.tensor import no_grad
 
 
 class SGD(Optimizer):

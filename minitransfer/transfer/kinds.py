@@ -17,10 +17,11 @@ import copy
 import numpy as np
 
 from minitransfer import nn
+from minitransfer.autograd import no_grad
 from minitransfer.clustering import adjusted_rand_index, kmeans, normalized_mutual_info
 from minitransfer.data import k_per_class, transforms
 from minitransfer.experiment import confidence_interval
-from minitransfer.tensor import Tensor, no_grad
+from minitransfer.tensor import Tensor
 from minitransfer.train import empirical_risk, evaluate
 from minitransfer.transfer.strategies import fine_tune
 from minitransfer.transfer.workflow import pretrain, replace_head
