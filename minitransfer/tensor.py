@@ -2,7 +2,7 @@
 
 A tensor made by an operation on tensors that require a gradient keeps a link to that
 operation (``grad_fn``, an instance of a class in ``functions``); ``backward()`` hands the
-graph to ``autograd.run_backward``, which applies the chain rule from here back to the leaves.
+graph to ``autograd.backward``, which applies the chain rule from here back to the leaves.
 """
 
 import math

@@ -55,12 +55,16 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
 
+def _check_positive_int(scheduler, name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{scheduler}: {name} must be a positive integer, got {value!r}")
+
+
 class StepLR(LRScheduler):
     """lr(t) = lr₀ · γ^⌊t / step_size⌋: divide the rate by 1/γ every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        if not isinstance(step_size, int) or isinstance(step_size, bool) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
+        _check_positive_int("StepLR", "step_size", step_size)
         self.step_size, self.gamma = step_size, float(gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -76,8 +80,7 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        if not isinstance(T_max, int) or isinstance(T_max, bool) or T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
+        _check_positive_int("CosineAnnealingLR", "T_max", T_max)
         self.T_max, self.eta_min = T_max, float(eta_min)
         super().__init__(optimizer, last_epoch)
 
