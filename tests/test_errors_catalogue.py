@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import minitransfer as mt
-from minitransfer import cli, nn, optim
+from minitransfer import cli, nn, optim, stats
 from minitransfer.data import DataLoader, TensorDataset
 from minitransfer.train import NonFiniteLossError, evaluate, fit
 from minitransfer.transfer import fine_tune, pretrain
@@ -587,6 +587,61 @@ def test_C10_save_refuses_what_would_need_pickle(tmp_path):
     with raises(TypeError, "save", "'name'", "a Tensor, an array or a number", "got str"):
         mt.save({"name": "mlp"}, tmp_path / "x.npz")
     assert os.listdir(tmp_path) == []
+
+
+# ==== statistics ================================================================================
+@pytest.mark.parametrize("call, words", [
+    (lambda: stats.paired_interval([1.0, 2.0], confidence=95), ("paired_interval", "confidence",
+                                                                 "strictly between 0 and 1", "got 95")),
+    (lambda: stats.bootstrap_interval(np.mean, np.ones(3), confidence=0.0),
+     ("bootstrap_interval", "confidence", "got 0.0")),
+    (lambda: stats.t_quantile(1.0, 3), ("t_quantile", "q", "probability strictly between", "got 1.0")),
+    (lambda: stats.holm_verdicts([[1.0, 2.0]], alpha=5), ("holm_verdicts", "alpha", "got 5")),
+], ids=["paired_interval", "bootstrap", "t_quantile", "holm_verdicts"])
+def test_S01_a_confidence_level_or_probability_outside_zero_one(call, words):
+    with raises(ValueError, *words):
+        call()
+
+
+@pytest.mark.parametrize("values, words", [
+    ([], ("paired_interval", "differences", "at least 1 value", "got 0")),
+    ([[1.0, 2.0]], ("differences", "1-D", "shape (1, 2)")),
+    ([0.1, float("nan"), 0.2], ("differences", "finite numbers", "nan at index 1")),
+    (["a", 1.0], ("differences", "sequence of numbers", "got list")),
+], ids=["empty", "2-D", "nan", "strings"])
+def test_S02_samples_that_are_empty_not_1d_or_not_finite(values, words):
+    kept = list(values)
+    with raises(ValueError, *words):
+        stats.paired_interval(values)
+    assert values == kept  # the input list is left as it was
+    with raises(ValueError, "kendall_tau", "a", "at least 2 values"):
+        stats.kendall_tau([1.0], [2.0])
+
+
+def test_S03_paired_samples_of_different_lengths():
+    with raises(ValueError, "kendall_tau", "same length", "got 3 and 4"):
+        stats.kendall_tau([1, 2, 3], [1, 2, 3, 4])
+    with raises(ValueError, "bootstrap_interval", "same number of rows", "[3, 4]"):
+        stats.bootstrap_interval(lambda a, b: 0.0, np.ones(3), np.ones(4))
+
+
+def test_S04_pca_of_too_few_points_or_too_many_components():
+    x = np.arange(8.0).reshape(4, 2)
+    before = x.copy()
+    with raises(ValueError, "pca", "n_components", "from 1 to 2", "(4, 2)", "got 3"):
+        stats.pca(x, 3)
+    with raises(ValueError, "pca", "x", "2-D array of at least 2 rows", "shape (8,)"):
+        stats.pca(x.ravel(), 1)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_S05_bad_degrees_of_freedom_p_values_or_interval_bounds():
+    with raises(ValueError, "t_quantile", "df", "positive degrees of freedom", "got 0"):
+        stats.t_quantile(0.975, 0)
+    with raises(ValueError, "holm", "p_values", "probabilities in [0, 1]", "1.5"):
+        stats.holm([0.01, 1.5])
+    with raises(ValueError, "verdict", "low <= high", "low=0.2, high=0.1"):
+        stats.verdict(0.2, 0.1)
 
 
 # ==== the command line ==========================================================================
