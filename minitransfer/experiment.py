@@ -2,22 +2,24 @@
 
 ``make_task`` builds a source task and a target task from one data set; ``compare`` pretrains
 once per seed, then fine-tunes a copy with every strategy at every k labelled target examples
-per class, and evaluates each on a held-out target test set that training never sees;
-``summarize`` turns the runs into mean ± std, the gain over scratch with a 95% confidence
-interval, a negative-transfer flag, and the steps needed to reach an accuracy.
+per class. Three parts of the target data, never mixed: the k examples are drawn from the
+training pool; the learning curve is measured on a fixed validation set carved from that pool
+*before* the k examples are drawn (``split_target``); the held-out test set is read once per
+run, at the end. ``summarize`` turns the runs into mean ± std, the gain over scratch with a 95%
+interval and its verdict (``stats``), a negative-transfer flag, and the steps needed to reach
+an accuracy.
 """
 
 import copy
 import json
-import math
 import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from minitransfer import nn
-from minitransfer.data import k_per_class, train_test_split, transforms
+from minitransfer import nn, stats
+from minitransfer.data import k_per_class, k_per_class_indices, train_test_split, transforms
 from minitransfer.fileio import atomic_write_bytes
 from minitransfer.train import evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
@@ -181,18 +183,46 @@ def _append_result(path, record):
         os.fsync(f.fileno())
 
 
+# The validation set: this share of the smallest class of the target's training pool, per
+# class, at most VALIDATION_MAX_PER_CLASS (digits: 22 per class, leaving 65-69 per class for the
+# k examples; Fashion-MNIST: 200 per class). Fixed across seeds and strategies.
+VALIDATION_FRACTION = 0.25
+VALIDATION_MAX_PER_CLASS = 200
+VALIDATION_SEED = 0
+
+
+def split_target(task):
+    """(pool, validation): a fixed, class-balanced validation set carved from the target's
+    training pool, and the rest of the pool, from which the k labelled examples are drawn.
+
+    The validation set is chosen before (and independently of) the k examples, with the same
+    seed for every run, so every strategy's learning curve is measured on the same images and
+    none of them is ever trained on; k = all means the whole rest of the pool.
+    """
+    x, y = task.target_train
+    per_class = min(VALIDATION_MAX_PER_CLASS,
+                    max(1, round(VALIDATION_FRACTION * int(np.bincount(y).min()))))
+    held = k_per_class_indices(y, per_class, seed=VALIDATION_SEED)
+    rest = np.setdiff1d(np.arange(len(y)), held)
+    return (x[rest], y[rest]), (x[held], y[held])
+
+
 def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, finetune_steps=1000,
             batch_size=32, results_path=None, device="cpu", log=print):
     """Every strategy × k × seed: pretrain per seed, fine-tune a copy, evaluate on held-out data.
 
-    k = None means every labelled target example. With ``results_path``, each finished run is
-    appended to that file at once (so a killed job loses at most the run in progress) and runs
-    already in it are skipped: that is how ``--resume`` works. Returns one record per run.
+    k = None means every labelled example of the pool (the target's training pool less the
+    validation set, see ``split_target``). Each run records its learning curve on the
+    validation set (``curve``) and its accuracy on the held-out test set (``accuracy``), which
+    is read once, after fine-tuning. With ``results_path``, each finished run is appended to
+    that file at once (so a killed job loses at most the run in progress) and runs already in
+    it are skipped: that is how ``--resume`` works. Returns one record per run.
     """
     results = load_results(results_path)
     _rewrite_results(results_path, results)
     done = {run_key(r) for r in results}
     dim = task.source[0].shape[1]
+    pool, validation = split_target(task)
     for seed in seeds:
         todo = [(k, s) for k in ks for s in strategies if (s, _k_label(k), seed) not in done]
         if not todo:
@@ -204,12 +234,12 @@ def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, fin
         log(f"seed {seed}: pretrained {dim}-{hidden}-{task.source_classes} for {pretrain_steps} steps "
             f"in {time.perf_counter() - started:.1f}s (source train accuracy {source_acc:.3f})")
         for k, strategy in todo:
-            x_k, y_k = k_per_class(*task.target_train, k, seed=seed)
+            x_k, y_k = k_per_class(*pool, k, seed=seed)
             net = copy.deepcopy(model)
             replace_head(net, task.target_classes, generator=seed + 1)
             started = time.perf_counter()
             result = fine_tune(net, (x_k, y_k), strategy, steps=finetune_steps, batch_size=batch_size,
-                               seed=seed, eval_data=task.target_test)
+                               seed=seed, eval_data=validation)
             record = {"strategy": strategy, "k": _k_label(k), "seed": seed,
                       "accuracy": evaluate(net, task.target_test)["accuracy"],
                       "train_examples": len(y_k), "steps": result.history.steps,
@@ -225,55 +255,71 @@ def _k_label(k):
     return "all" if k is None else int(k)
 
 
-# Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (standard tables).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
 def confidence_interval(differences):
-    """95% t-interval for the mean of paired differences: mean ± t₀.₉₇₅,ₙ₋₁ · s / √n."""
-    d = np.asarray(differences, dtype=np.float64)
-    if len(d) < 2:
-        return (float("nan"), float("nan"))
-    half = (_T975[len(d) - 2] if len(d) <= 31 else 1.96) * d.std(ddof=1) / math.sqrt(len(d))
-    return (float(d.mean() - half), float(d.mean() + half))
+    """(low, high) of the 95% paired t-interval ``stats.paired_interval(differences)``."""
+    interval = stats.paired_interval(differences)
+    return (interval.low, interval.high)
 
 
-def summarize(results, target_accuracy=None):
-    """One record per (strategy, k): mean, std, gain over scratch (paired by seed), its 95% CI,
-    ``negative_transfer`` (the whole interval below zero), and optimiser steps to reach an
-    accuracy: ``target_accuracy``, or by default scratch's mean final accuracy at that k."""
+def summarize(results, target_accuracy=None, alpha=0.05):
+    """One record per (strategy, k), read with ``stats``:
+
+    - ``mean``, ``std``, ``n_seeds``: held-out test accuracy over *every* seed of this strategy;
+    - ``gain_vs_scratch``, ``ci95``, ``verdict``: over the ``n_paired`` seeds that scratch also
+      ran (paired by seed), all three from that same set: the mean difference, its 95%
+      t-interval (NaN bounds with one pair) and ``stats.verdict`` of it (``verdict`` the code,
+      ``verdict_text`` the words); ``negative_transfer`` is True when the whole interval lies
+      below 0, False when it does not, None when undecided (one pair) or for scratch itself;
+    - ``p_value``, ``p_holm``, ``verdict_holm``: the paired t-test, and Holm's correction over
+      every comparison of this summary read together (``stats.holm_verdicts`` at ``alpha``);
+    - ``steps_to_target``: optimiser steps until the *validation* learning curve first reaches
+      ``target_accuracy`` (default: scratch's mean final validation accuracy at that k), mean
+      over the ``seeds_reaching_target`` seeds that reached it.
+    """
     groups = {}
     for r in results:
         groups.setdefault((r["strategy"], r["k"]), {})[r["seed"]] = r
-    summary = []
+    summary, differences = [], []
     ks = sorted({k for _, k in groups}, key=lambda k: (k == "all", k if k != "all" else 0))
     strategies = list(dict.fromkeys(s for s, _ in groups))
     for k in ks:
         scratch = groups.get(("scratch", k), {})
+        finals = [r["curve"][-1][1] for r in scratch.values() if r["curve"]]
         goal = target_accuracy if target_accuracy is not None else (
-            float(np.mean([r["accuracy"] for r in scratch.values()])) if scratch else None)
+            float(np.mean(finals)) if finals else None)
         for strategy in strategies:
             runs = groups.get((strategy, k))
             if not runs:
                 continue
             acc = np.array([runs[s]["accuracy"] for s in sorted(runs)])
             paired = [runs[s]["accuracy"] - scratch[s]["accuracy"] for s in sorted(runs) if s in scratch]
-            gain = float(np.mean(paired)) if paired and strategy != "scratch" else None
-            ci = confidence_interval(paired) if gain is not None else None
+            row = {"strategy": strategy, "k": k, "n_seeds": len(acc), "n_paired": len(paired),
+                   "mean": float(acc.mean()), "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                   **_gain_fields(paired if strategy != "scratch" else [])}
             reached = [_steps_to(runs[s]["curve"], goal) for s in sorted(runs)] if goal is not None else []
             reached = [n for n in reached if n is not None]
-            summary.append({
-                "strategy": strategy, "k": k, "n_seeds": len(acc),
-                "mean": float(acc.mean()), "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                "gain_vs_scratch": gain, "ci95": list(ci) if ci else None,
-                "negative_transfer": bool(ci is not None and ci[1] < 0),
-                "target_accuracy": goal,
-                "steps_to_target": float(np.mean(reached)) if reached else None,
-                "seeds_reaching_target": len(reached),
-            })
+            row.update({"target_accuracy": goal,
+                        "steps_to_target": float(np.mean(reached)) if reached else None,
+                        "seeds_reaching_target": len(reached)})
+            summary.append(row)
+            if row["gain_vs_scratch"] is not None:
+                differences.append((row, paired))
+    for (row, _), comparison in zip(differences, stats.holm_verdicts([d for _, d in differences], alpha)):
+        row.update({"p_value": comparison.p_value, "p_holm": comparison.p_adjusted,
+                    "verdict_holm": comparison.verdict.code})
     return summary
+
+
+def _gain_fields(paired):
+    """The gain over scratch, its interval and verdict, all from the same paired differences."""
+    if not paired:
+        return {"gain_vs_scratch": None, "ci95": None, "negative_transfer": None, "verdict": None,
+                "verdict_text": None, "p_value": None, "p_holm": None, "verdict_holm": None}
+    interval = stats.paired_interval(paired)
+    words = interval.verdict()
+    return {"gain_vs_scratch": interval.estimate, "ci95": [interval.low, interval.high],
+            "negative_transfer": None if words.code == stats.UNDECIDED else words.code == stats.HURT,
+            "verdict": words.code, "verdict_text": words.text}
 
 
 def _steps_to(curve, goal):

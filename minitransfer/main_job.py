@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from minitransfer import checkpoint, nn
-from minitransfer.experiment import compare, make_task, summarize
+from minitransfer.experiment import compare, make_task, split_target, summarize
 from minitransfer.fileio import atomic_write_bytes
 from minitransfer.report import format_table, write_report
 from minitransfer.train import evaluate
@@ -27,12 +27,15 @@ QUICK = {"ks": [5, 25], "seeds": [0, 1], "pretrain_steps": 300, "finetune_steps"
 
 
 def _check_k(task, ks):
-    counts = np.bincount(task.target_train[1])
+    """k must fit the pool the k examples are drawn from: the training pool less the validation set."""
+    (_, pool_y), (_, validation_y) = split_target(task)
+    counts = np.bincount(pool_y)
     for k in ks:
         if k is not None and k > counts.min():
             raise UsageError(f"--ks: k={k} labelled examples per class asked for, but the target's "
                              f"training pool has only {counts.min()} examples of its smallest class "
-                             f"(class {int(counts.argmin())})")
+                             f"(class {int(counts.argmin())}) once {len(validation_y) // len(counts)} per "
+                             f"class are set aside for validation")
 
 
 def _task(args):
@@ -178,7 +181,8 @@ def finetune_command(args, log=print):
     from minitransfer.data import k_per_class
 
     log(str(replace_head(model, task.target_classes, generator=args.seed + 1)))
-    x_k, y_k = k_per_class(*task.target_train, args.k, seed=args.seed)
+    pool, _ = split_target(task)  # the pool `run` draws from: the same k examples for a seed
+    x_k, y_k = k_per_class(*pool, args.k, seed=args.seed)
     result = fine_tune(model, (x_k, y_k), args.strategy, steps=args.steps, seed=args.seed)
     accuracy = evaluate(model, task.target_test)["accuracy"]
     log(f"{args.strategy} on {len(y_k)} target examples for {result.history.steps} steps: "

@@ -20,9 +20,13 @@ def _gain(record):
     if record["gain_vs_scratch"] is None:
         return "—"
     low, high = record["ci95"]
-    ci = "" if np.isnan(low) else f" [{100 * low:+.1f}, {100 * high:+.1f}]"
-    flag = " NEGATIVE" if record["negative_transfer"] else ""
-    return f"{100 * record['gain_vs_scratch']:+.1f}{ci}{flag}"
+    ci = f" [no interval: {record['n_paired']} seed]" if np.isnan(low) else \
+        f" [{100 * low:+.1f}, {100 * high:+.1f}]"
+    return f"{100 * record['gain_vs_scratch']:+.1f}{ci}"
+
+
+def _verdict(record):
+    return "—" if record["verdict_text"] is None else record["verdict_text"]
 
 
 def _steps(record):
@@ -32,10 +36,10 @@ def _steps(record):
 
 
 def table_rows(summary):
-    header = ("strategy", "k/class", "accuracy % (mean ± std)", "gain vs scratch [95% CI]",
+    header = ("strategy", "k/class", "accuracy % (mean ± std)", "gain vs scratch [95% CI]", "verdict",
               "steps to target (seeds)")
     rows = [(r["strategy"], str(r["k"]), f"{_percent(r['mean'])} ± {_percent(r['std'])}", _gain(r),
-             _steps(r)) for r in summary]
+             _verdict(r), _steps(r)) for r in summary]
     return header, rows
 
 
@@ -53,16 +57,32 @@ def markdown(config, summary):
     header, rows = table_rows(summary)
     lines = [f"# Transfer report: {config.get('task', '')}", ""]
     lines += [f"- {key}: `{value}`" for key, value in config.items()]
-    lines += ["", "Accuracy on the held-out target test set, in %. Gain: paired by seed; "
-              "NEGATIVE when the whole 95% interval lies below zero. Steps to target: optimiser "
-              "steps until the held-out accuracy first reaches the target accuracy (scratch's "
-              "final mean at that k unless stated), averaged over the seeds that reached it.", ""]
+    lines += ["", "Accuracy on the held-out target test set, in %, read once per run after "
+              "fine-tuning. Gain: paired by seed, over the seeds that scratch also ran; verdict: "
+              "its 95% t-interval read by `stats.verdict` (helped: above 0; hurt: below 0; "
+              "no detectable difference: holds 0; undecided: one seed). Steps to target: optimiser "
+              "steps until the accuracy on the validation set (carved from the target's training "
+              "pool before the k examples are drawn) first reaches the target accuracy (scratch's "
+              "final mean validation accuracy at that k unless stated), averaged over the seeds "
+              "that reached it.", ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     negatives = [f"{r['strategy']} at k={r['k']}" for r in summary if r["negative_transfer"]]
     lines += ["", "Negative transfer: " + (", ".join(negatives) if negatives else "none detected")]
+    lines += ["", _holm_line(summary)]
     return "\n".join(lines) + "\n"
+
+
+def _holm_line(summary):
+    """How the verdicts read together: Holm's correction over every gain of the table."""
+    tested = [r for r in summary if r.get("verdict_holm") not in (None, "undecided")]
+    if not tested:
+        return "Read together: no comparison has two seeds or more."
+    kept = [f"{r['strategy']} at k={r['k']} ({r['verdict_holm']})" for r in tested
+            if r["verdict_holm"] in ("helped", "hurt")]
+    return (f"Read together (Holm's correction over the {len(tested)} comparisons, paired t-tests, "
+            f"α = 0.05), these verdicts stand: " + (", ".join(kept) if kept else "none") + ".")
 
 
 def write_report(run_dir, config, results, summary):

@@ -1,6 +1,7 @@
 """The main job (`minitransfer run`), its statistics and its command line."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import sys
 import pytest
 
 from minitransfer.experiment import confidence_interval, summarize
+from minitransfer.report import format_table, markdown
 
 
 def _cli(*args, cwd=None):
@@ -17,28 +19,91 @@ def _cli(*args, cwd=None):
 
 
 def test_confidence_interval_by_hand():
-    # differences 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.303 -> 2 ± 4.303 / sqrt(3)
+    # differences 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.302653 -> 2 ± 4.302653 / sqrt(3)
     low, high = confidence_interval([1.0, 2.0, 3.0])
-    assert low == pytest.approx(2 - 4.303 / 3**0.5) and high == pytest.approx(2 + 4.303 / 3**0.5)
+    assert low == pytest.approx(2 - 4.302653 / 3**0.5) and high == pytest.approx(2 + 4.302653 / 3**0.5)
+
+
+def _run(strategy, seed, accuracy, curve=((10, 0.5), (20, 0.6))):
+    return {"strategy": strategy, "k": 5, "seed": seed, "accuracy": accuracy, "curve": list(curve)}
 
 
 def test_summary_pairs_by_seed_and_flags_negative_transfer():
-    curve = [(10, 0.5), (20, 0.8)]
     results = [
-        {"strategy": "scratch", "k": 5, "seed": 0, "accuracy": 0.80, "curve": curve},
-        {"strategy": "scratch", "k": 5, "seed": 1, "accuracy": 0.70, "curve": curve},
-        {"strategy": "probe", "k": 5, "seed": 0, "accuracy": 0.60, "curve": [(10, 0.75), (20, 0.6)]},
-        {"strategy": "probe", "k": 5, "seed": 1, "accuracy": 0.51, "curve": [(10, 0.3), (20, 0.51)]},
+        _run("scratch", 0, 0.80, [(10, 0.5), (20, 0.7)]),
+        _run("scratch", 1, 0.70, [(10, 0.5), (20, 0.8)]),
+        _run("probe", 0, 0.60, [(10, 0.75), (20, 0.6)]),
+        _run("probe", 1, 0.51, [(10, 0.3), (20, 0.51)]),
     ]
     rows = {r["strategy"]: r for r in summarize(results)}
     assert rows["scratch"]["gain_vs_scratch"] is None and rows["scratch"]["mean"] == pytest.approx(0.75)
+    assert rows["scratch"]["verdict"] is None and rows["scratch"]["negative_transfer"] is None
     probe = rows["probe"]
     assert probe["gain_vs_scratch"] == pytest.approx(-0.195)  # (-0.20 + -0.19) / 2
     # differences -0.20, -0.19: s = 0.00707, t(0.975, 1) = 12.706 -> half width 0.0635
-    assert probe["ci95"][1] == pytest.approx(-0.195 + 12.706 * 0.0070711 / 2**0.5, rel=1e-4)
-    assert probe["negative_transfer"] is True
+    assert probe["ci95"][1] == pytest.approx(-0.195 + 12.7062 * 0.0070711 / 2**0.5, rel=1e-4)
+    assert probe["negative_transfer"] is True and probe["verdict"] == "hurt"
+    assert probe["verdict_text"] == "hurt (interval below 0)"
+    # steps to target: scratch's mean final *validation* accuracy (last curve points 0.7, 0.8)
     assert rows["scratch"]["target_accuracy"] == pytest.approx(0.75)
     assert probe["steps_to_target"] == 10 and probe["seeds_reaching_target"] == 1
+
+
+def test_summary_with_one_seed_is_undecided_not_negative():
+    rows = {r["strategy"]: r for r in summarize([_run("scratch", 0, 0.9), _run("probe", 0, 0.3)])}
+    probe = rows["probe"]
+    assert probe["gain_vs_scratch"] == pytest.approx(-0.6) and probe["n_paired"] == 1
+    assert all(math.isnan(bound) for bound in probe["ci95"])
+    assert probe["negative_transfer"] is None  # undecided, not "no negative transfer"
+    assert probe["verdict"] == "undecided" and probe["verdict_text"] == "undecided (one seed)"
+    table = format_table(list(rows.values()))
+    assert "undecided (one seed)" in table and "[no interval: 1 seed]" in table
+
+
+def test_summary_interval_straddling_zero_is_not_negative_transfer():
+    # differences -0.10, +0.02, -0.04: mean -0.04 < 0, but the interval holds 0
+    results = [_run("scratch", s, 0.5) for s in range(3)]
+    results += [_run("probe", s, 0.5 + d) for s, d in enumerate((-0.10, 0.02, -0.04))]
+    probe = {r["strategy"]: r for r in summarize(results)}["probe"]
+    low, high = probe["ci95"]
+    assert probe["gain_vs_scratch"] == pytest.approx(-0.04) and low < 0 < high
+    # s = 0.06, t(0.975, 2) = 4.302653: -0.04 ± 4.302653 · 0.06 / √3
+    assert high == pytest.approx(-0.04 + 4.302653 * 0.06 / 3**0.5, rel=1e-5)
+    assert probe["negative_transfer"] is False and probe["verdict"] == "no_difference"
+
+
+def test_summary_uses_exact_t_quantiles_for_any_number_of_seeds():
+    # four seeds, differences 0.1, 0.2, 0.3, 0.4: half width t(0.975, 3) · s / 2, t = 3.182446
+    results = [_run("scratch", s, 0.5) for s in range(4)]
+    results += [_run("probe", s, 0.5 + 0.1 * (s + 1)) for s in range(4)]
+    probe = {r["strategy"]: r for r in summarize(results)}["probe"]
+    s = (sum((0.1 * (i + 1) - 0.25) ** 2 for i in range(4)) / 3) ** 0.5
+    assert probe["ci95"][1] - probe["gain_vs_scratch"] == pytest.approx(3.182446 * s / 2, rel=1e-6)
+
+
+def test_summary_with_mismatched_seeds_pairs_gain_and_interval_on_the_same_seeds():
+    # probe ran seeds 0-3, scratch only 0-2: mean and n_seeds use all four seeds of probe,
+    # gain, interval and verdict the three paired ones
+    results = [_run("scratch", s, 0.5) for s in range(3)]
+    results += [_run("probe", s, a) for s, a in enumerate((0.6, 0.7, 0.8, 0.1))]
+    probe = {r["strategy"]: r for r in summarize(results)}["probe"]
+    assert probe["n_seeds"] == 4 and probe["n_paired"] == 3
+    assert probe["mean"] == pytest.approx(0.55)
+    assert probe["gain_vs_scratch"] == pytest.approx(0.2)  # differences 0.1, 0.2, 0.3
+    assert probe["ci95"][0] == pytest.approx(0.2 - 4.302653 * 0.1 / 3**0.5, rel=1e-5)
+
+
+def test_summary_reads_many_comparisons_together_with_holm():
+    results = [_run("scratch", s, 0.5) for s in range(3)]
+    gains = {"a": (0.30, 0.31, 0.32), "b": (0.03, 0.05, 0.04), "c": (0.01, -0.01, 0.0),
+             "d": (0.02, -0.02, 0.01)}
+    for name, ds in gains.items():
+        results += [_run(name, s, 0.5 + d) for s, d in enumerate(ds)]
+    rows = {r["strategy"]: r for r in summarize(results)}
+    assert rows["b"]["verdict"] == "helped"  # alone: the interval is above 0 (p = 0.020)
+    assert rows["b"]["p_holm"] == pytest.approx(3 * rows["b"]["p_value"])  # 2nd smallest of 4
+    assert rows["b"]["verdict_holm"] == "no_difference" and rows["a"]["verdict_holm"] == "helped"
+    assert "verdicts stand: a at k=5 (helped)." in markdown({}, list(rows.values()))
 
 
 def test_quick_run_writes_a_well_formed_report_and_plots(tmp_path):
@@ -50,7 +115,8 @@ def test_quick_run_writes_a_well_formed_report_and_plots(tmp_path):
     assert {"config", "summary", "results"} <= set(report)
     assert len(report["results"]) == 4 * 2 * 2  # strategies x ks x seeds
     for record in report["summary"]:
-        assert {"strategy", "k", "mean", "std", "gain_vs_scratch", "ci95", "negative_transfer"} <= set(record)
+        assert {"strategy", "k", "mean", "std", "n_seeds", "n_paired", "gain_vs_scratch", "ci95",
+                "negative_transfer", "verdict", "verdict_text", "verdict_holm"} <= set(record)
         assert 0.0 <= record["mean"] <= 1.0
     assert (out / "report.md").read_text().startswith("# Transfer report: digits:jitter")
     for png in ("accuracy_vs_k.png", "learning_curves.png"):

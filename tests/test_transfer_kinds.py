@@ -31,6 +31,9 @@ def test_kinds_command_measures_all_four_kinds(tmp_path):
     for r in rows:
         assert np.isfinite(r["mean"]) and np.isfinite(r["baseline_mean"])
         assert r["transfer_helped"] == (r["gain"] > 0)
+        low, high = r["ci95"]  # the verdict reads the printed interval (stats.verdict)
+        assert r["verdict"] == ("helped" if low > 0 else "hurt" if high < 0 else "no_difference")
+        assert r["verdict_text"] in done.stdout
     recon = next(r for r in rows if r["metric"] == "reconstruction MSE")
     assert recon["gain"] == recon["baseline_mean"] - recon["mean"]  # lower error is better
     assert "supervised -> unsupervised" in done.stdout

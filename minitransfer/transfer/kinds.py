@@ -16,11 +16,10 @@ import copy
 
 import numpy as np
 
-from minitransfer import nn
+from minitransfer import nn, stats
 from minitransfer.autograd import no_grad
 from minitransfer.clustering import adjusted_rand_index, kmeans, normalized_mutual_info
 from minitransfer.data import k_per_class, transforms
-from minitransfer.experiment import confidence_interval
 from minitransfer.tensor import Tensor
 from minitransfer.train import empirical_risk, evaluate
 from minitransfer.transfer.strategies import fine_tune
@@ -41,12 +40,15 @@ def _cluster_scores(x, y, k, seed):
 def _row(kind, metric, method, values, baseline_name, baseline_values, higher_is_better=True):
     values, baseline_values = np.asarray(values), np.asarray(baseline_values)
     gain = values - baseline_values if higher_is_better else baseline_values - values
-    low, high = confidence_interval(gain)  # paired by seed; NaN with a single seed
+    interval = stats.paired_interval(gain)  # paired by seed; NaN bounds with a single seed
+    words = interval.verdict()
     return {"kind": kind, "metric": metric, "method": method, "mean": float(values.mean()),
             "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
             "baseline": baseline_name, "baseline_mean": float(baseline_values.mean()),
-            "gain": float(gain.mean()), "ci95": [low, high], "transfer_helped": bool(gain.mean() > 0),
-            "significant": bool(low > 0 or high < 0)}
+            "gain": interval.estimate, "ci95": [interval.low, interval.high],
+            "transfer_helped": bool(gain.mean() > 0),
+            "significant": words.code in (stats.HELPED, stats.HURT),
+            "verdict": words.code, "verdict_text": words.text}
 
 
 def four_kinds(task, seeds=(0, 1, 2), k=5, hidden=128, pretrain_steps=1500, finetune_steps=300,
@@ -126,10 +128,11 @@ def four_kinds(task, seeds=(0, 1, 2), k=5, hidden=128, pretrain_steps=1500, fine
 def format_kinds(rows):
     """The rows as a plain-text table."""
     lines = [f"{'kind':<29} {'metric':<19} {'transfer':>16} {'baseline':>10}  {'gain [95% CI]':>28}  "
-             f"method (baseline)"]
+             f"{'verdict':<43}  method (baseline)"]
     for r in rows:
         low, high = r["ci95"]
         gain = f"{r['gain']:+.4f} [{low:+.4f}, {high:+.4f}]"
         lines.append(f"{r['kind']:<29} {r['metric']:<19} {r['mean']:>9.4f} ± {r['std']:.3f} "
-                     f"{r['baseline_mean']:>10.4f}  {gain:>28}  {r['method']} ({r['baseline']})")
+                     f"{r['baseline_mean']:>10.4f}  {gain:>28}  "
+                     f"{r['verdict_text']:<43}  {r['method']} ({r['baseline']})")
     return "\n".join(lines)
