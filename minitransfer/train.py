@@ -46,7 +46,7 @@ def model_device(model):
     return "cpu"
 
 
-def _as_xy(data):
+def as_xy(data):
     """Accept (x, y) arrays or tensors, or a data set with ``.x`` and ``.y``."""
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
@@ -100,7 +100,7 @@ def _check_loader(loader):
 
 def _chunks(data, batch_size, device):
     """(x, y) tensors on ``device``, in order, ``batch_size`` examples at a time."""
-    x, y = _as_xy(data)
+    x, y = as_xy(data)
     for start in range(0, len(x), batch_size):
         yield (Tensor(x[start:start + batch_size]).to(device),
                Tensor(y[start:start + batch_size]).to(device))
@@ -186,7 +186,7 @@ def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=No
         raise ValueError(f"fit: epochs/steps must be a positive integer, got {limit!r}")
     _check_loader(loader)
     if eval_data is not None:
-        _as_xy(eval_data)  # checked now, not after the first epoch has changed the model
+        as_xy(eval_data)  # checked now, not after the first epoch has changed the model
     checked = isinstance(loader, DataLoader)  # other iterables get every batch checked
     n_epochs = epochs if epochs is not None else math.ceil(steps / len(loader))
     bar = _progress_bar(progress, n_epochs * len(loader) if steps is None else steps)

@@ -4,7 +4,7 @@ import math
 
 from minitransfer import backend
 from minitransfer.autograd import no_grad
-from minitransfer.optim.optimizer import Optimizer, _check_non_negative
+from minitransfer.optim.optimizer import Optimizer, check_non_negative
 
 
 class Adam(Optimizer):
@@ -32,7 +32,7 @@ class Adam(Optimizer):
     def _check_hyperparameters(self, group):
         name = type(self).__name__
         for key in ("lr", "eps", "weight_decay"):
-            _check_non_negative(group, key, name)
+            check_non_negative(group, key, name)
         betas = group["betas"]
         if len(betas) != 2 or not all(0 <= float(beta) < 1 for beta in betas):
             raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas!r}")

@@ -41,7 +41,7 @@ class Optimizer:
 
     def _check_hyperparameters(self, group):
         """Raise ValueError for a bad value in ``group`` (each optimizer checks its own)."""
-        _check_non_negative(group, "lr", type(self).__name__)
+        check_non_negative(group, "lr", type(self).__name__)
 
     def add_param_group(self, param_group):
         """Add a group (a dict with "params" and optional hyper-parameters) to optimize.
@@ -119,7 +119,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p in self.state:
-                    state[index_of[id(p)]] = {k: _copy(v) for k, v in self.state[p].items()}
+                    state[index_of[id(p)]] = {k: copy_array(v) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
@@ -155,13 +155,15 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def _check_non_negative(group, key, name):
+def check_non_negative(group, key, name):
+    """Raise ValueError unless ``group[key]`` is a real number >= 0 (not NaN, not a bool);
+    ``name`` (the optimizer's) starts the message."""
     value = group[key]
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
         raise ValueError(f"{name}: {key} must be a non-negative number, got {value!r}")
 
 
-def _copy(value):
+def copy_array(value):
     """A fresh copy of an array (numbers are returned as they are)."""
     if backend.is_array(value):
         return backend.namespace(value).astype(value, value.dtype, copy=True)

@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with PyTorch's momentum, dampening, Nesterov and weight decay."""
 
 from minitransfer.autograd import no_grad
-from minitransfer.optim.optimizer import Optimizer, _check_non_negative, _copy
+from minitransfer.optim.optimizer import Optimizer, check_non_negative, copy_array
 
 
 class SGD(Optimizer):
@@ -29,8 +29,8 @@ class SGD(Optimizer):
     def _check_hyperparameters(self, group):
         name = "SGD"
         for key in ("lr", "weight_decay", "dampening"):
-            _check_non_negative(group, key, name)
-        _check_non_negative(group, "momentum", name)
+            check_non_negative(group, key, name)
+        check_non_negative(group, "momentum", name)
         if not group["momentum"] < 1:
             raise ValueError(f"SGD: momentum must lie in [0, 1), got {group['momentum']!r}")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
@@ -51,7 +51,7 @@ class SGD(Optimizer):
                     state = self.state.setdefault(p, {})
                     buffer = state.get("momentum_buffer")
                     if buffer is None:
-                        buffer = state["momentum_buffer"] = _copy(g)  # g may be p.grad's array
+                        buffer = state["momentum_buffer"] = copy_array(g)  # g may be p.grad's array
                     else:
                         buffer *= momentum  # the buffer is ours alone: in place is safe
                         buffer += (1 - dampening) * g

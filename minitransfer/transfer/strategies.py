@@ -21,7 +21,7 @@ import numpy as np
 
 from minitransfer import backend, nn
 from minitransfer.tensor import Tensor
-from minitransfer.train import History, _as_xy, evaluate, fit, model_device
+from minitransfer.train import History, as_xy, evaluate, fit, model_device
 from minitransfer.transfer.workflow import (
     freeze,
     layer_groups,
@@ -96,7 +96,7 @@ def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=
     lr = DEFAULT_LR[strategy] if lr is None else lr
     loader = make_loader(target, batch_size, seed, model_device(model))
     if eval_data is not None:
-        _as_xy(eval_data)  # checked now (shapes, finite values), not after the first steps
+        as_xy(eval_data)  # checked now (shapes, finite values), not after the first steps
     ce = nn.CrossEntropyLoss()
     curve, offset = [], [0]
 

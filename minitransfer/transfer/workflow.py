@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from minitransfer import backend, nn, optim
 from minitransfer.data import DataLoader, TensorDataset
-from minitransfer.train import _as_xy, fit, model_device
+from minitransfer.train import as_xy, fit, model_device
 
 
 def make_loader(data, batch_size, seed, device="cpu"):
     """A shuffling DataLoader over (x, y) arrays, seeded so that runs repeat exactly."""
-    x, y = _as_xy(data)
+    x, y = as_xy(data)
     return DataLoader(TensorDataset(x, y), batch_size=min(batch_size, len(x)), shuffle=True,
                       seed=seed, device=device)
 
