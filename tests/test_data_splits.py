@@ -70,6 +70,14 @@ def test_k_per_class_seed_determinism_and_none():
     np.testing.assert_array_equal(k_per_class_indices(y, None, seed=0), np.arange(len(y)))
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_k_per_class_draws_without_replacement(seed):
+    _, y = toy()
+    chosen = k_per_class_indices(y, 4, seed)  # 4 = the size of class 2: all of it, each once
+    assert len(np.unique(chosen)) == len(chosen) == 16
+    np.testing.assert_array_equal(chosen[y[chosen] == 2], np.flatnonzero(y == 2))
+
+
 def test_k_larger_than_the_smallest_class_names_k_class_and_count():
     x, y = toy()
     with pytest.raises(ValueError, match=r"k=5 is larger than class 2, which has only 4 examples"):
@@ -87,6 +95,17 @@ def test_stratified_split_is_a_disjoint_partition(fraction, seed):
     for c, n in enumerate((5, 7, 4, 9)):  # each class on both sides, in proportion
         n_test = np.sum(y[test] == c)
         assert 1 <= n_test <= n - 1 and abs(n_test - fraction * n) <= 1
+
+
+def test_stratified_split_rounds_each_class_share():
+    # classes of 5, 7, 4, 9 examples, test_fraction 0.35: 1.75, 2.45, 1.4, 3.15 round to 2, 2, 1, 3
+    # (flooring would give 1, 2, 1, 3)
+    _, y = toy()
+    _, test = stratified_split_indices(y, 0.35, seed=0)
+    np.testing.assert_array_equal(np.bincount(y[test]), [2, 2, 1, 3])
+    # and the clamp: every class keeps at least one example on each side
+    _, test = stratified_split_indices(y, 0.05, seed=0)
+    np.testing.assert_array_equal(np.bincount(y[test]), [1, 1, 1, 1])
 
 
 def test_train_test_split_seeds():

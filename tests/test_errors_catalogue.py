@@ -589,6 +589,35 @@ def test_C10_save_refuses_what_would_need_pickle(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+# ==== fine-tuning ===============================================================================
+@pytest.mark.parametrize("call", ["fine_tune", "replace_head", "layer_groups", "body_layers"])
+def test_F01_a_model_without_a_body_and_a_head(call):
+    from minitransfer.transfer import body_layers, layer_groups, replace_head
+
+    model = nn.Sequential(nn.Linear(4, 3, generator=0))
+    before = snapshot(model)
+    x, y = np.zeros((6, 4), np.float32), np.arange(6) % 3
+    calls = {"fine_tune": lambda: fine_tune(model, (x, y), "full", steps=2),
+             "replace_head": lambda: replace_head(model, 2),
+             "layer_groups": lambda: layer_groups(model, 1e-3), "body_layers": lambda: body_layers(model)}
+    with raises(TypeError, call, "'body' module and a 'head' nn.Linear", "got Sequential"):
+        calls[call]()
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("strategy, steps, words", [
+    ("magic", 10, ("strategy: expected one of scratch, linear_probe", "got 'magic'")),
+    ("lp_ft", 0, ("fine_tune: steps must be a positive integer, got 0",)),
+    ("full", 2.5, ("fine_tune: steps must be a positive integer, got 2.5",)),
+])
+def test_F02_an_unknown_strategy_or_steps_below_one(strategy, steps, words):
+    model = small_model()
+    before = snapshot(model)
+    with raises(ValueError, *words):
+        fine_tune(model, (np.zeros((6, 4), np.float32), np.arange(6) % 3), strategy, steps=steps)
+    assert_unchanged(model, before)
+
+
 # ==== statistics ================================================================================
 @pytest.mark.parametrize("call, words", [
     (lambda: stats.paired_interval([1.0, 2.0], confidence=95), ("paired_interval", "confidence",

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from minitransfer.experiment import confidence_interval, summarize
+from minitransfer.experiment import compare, confidence_interval, split_target, summarize
 from minitransfer.report import format_table, markdown
 
 
@@ -165,3 +166,53 @@ def test_lessons_command_lists_and_refuses_unknown_numbers():
     assert len([line for line in done.stdout.splitlines() if line[:2].isdigit()]) >= 11
     done = _cli("lessons", "99")
     assert done.returncode == 2 and "lesson 99: expected one of 1, 2" in done.stderr
+
+
+def _tiny_task():
+    from minitransfer.experiment import Task
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 6)) * 3
+
+    def draw(n):
+        y = np.arange(n) % 3
+        return (centres[y] + rng.normal(size=(n, 6))).astype(np.float32), y.astype(np.int64)
+
+    return Task("tiny", draw(60), draw(48), draw(30), 3, 3)
+
+
+def test_split_target_carves_a_fixed_balanced_validation_set_before_the_k_examples():
+    task = _tiny_task()
+    (pool_x, pool_y), (val_x, val_y) = split_target(task)
+    assert np.bincount(val_y).tolist() == [4, 4, 4]  # round(0.25 · 16) per class
+    assert len(pool_y) + len(val_y) == 48
+    pool_rows, val_rows = {r.tobytes() for r in pool_x}, {r.tobytes() for r in val_x}
+    assert not pool_rows & val_rows and pool_rows | val_rows == {r.tobytes() for r in task.target_train[0]}
+    np.testing.assert_array_equal(split_target(task)[1][0], val_x)  # the same set every call
+
+
+def test_compare_curves_on_validation_and_reads_the_test_set_once_per_run(monkeypatch):
+    from minitransfer import experiment
+    from minitransfer.transfer import strategies
+
+    task = _tiny_task()
+    (_, val_y), test_x = split_target(task)[1], task.target_test[0]
+    seen = {"test_in_experiment": 0, "test_in_fine_tune": 0, "validation_in_fine_tune": 0}
+
+    def spy(where, real):
+        def evaluate(model, data, *args, **kwargs):
+            if data[0] is test_x:
+                seen[f"test_in_{where}"] += 1
+            elif where == "fine_tune" and len(data[1]) == len(val_y):
+                seen["validation_in_fine_tune"] += 1
+            return real(model, data, *args, **kwargs)
+        return evaluate
+
+    monkeypatch.setattr(experiment, "evaluate", spy("experiment", experiment.evaluate))
+    monkeypatch.setattr(strategies, "evaluate", spy("fine_tune", strategies.evaluate))
+    results = compare(task, ["scratch", "linear_probe"], [2, None], [0], hidden=8, pretrain_steps=5,
+                      finetune_steps=6, batch_size=8, log=lambda *_: None)
+    assert len(results) == 4 and seen["test_in_experiment"] == 4 and seen["test_in_fine_tune"] == 0
+    assert seen["validation_in_fine_tune"] == 4 and all(r["curve"] == r["curve"][-1:] for r in results)
+    all_k = [r for r in results if r["k"] == "all"]
+    assert {r["train_examples"] for r in all_k} == {48 - 12}  # k = all: the pool less validation

@@ -90,6 +90,42 @@ def test_adam_second_step_by_hand():
     np.testing.assert_allclose(values(p), [-1.0 - second], rtol=1e-12)
 
 
+@pytest.mark.parametrize("make", [optim.Adam, optim.AdamW])
+def test_adam_adds_eps_after_the_bias_correction(make):
+    """θ ← θ − η m̂ / (√v̂ + ε), with ε added to √v̂, *after* v is bias-corrected (as PyTorch).
+
+    A large ε (0.1) makes the placement visible. Step 1 with g = 1: m̂ = 1, v̂ = 1, so the step
+    is η / (1 + 0.1). (Adding ε to √v before dividing by √(1 − β₂) = √0.001 would give
+    η / (1 + 0.1/0.0316) = η / 4.16 instead.) Step 2 with g = 3, by hand below.
+    """
+    p = param([0.0])
+    adam = make([p], lr=0.5, betas=(0.9, 0.999), eps=0.1, weight_decay=0.0)
+    p.grad = mt.tensor(np.array([1.0]))
+    adam.step()
+    np.testing.assert_allclose(values(p), [-0.5 / 1.1], rtol=1e-12)
+    p.grad = mt.tensor(np.array([3.0]))
+    adam.step()
+    m_hat = (0.9 * 0.1 * 1 + 0.1 * 3) / (1 - 0.9**2)  # 0.39 / 0.19
+    v_hat = (0.999 * 0.001 * 1 + 0.001 * 9) / (1 - 0.999**2)  # 0.009999 / 0.001999
+    np.testing.assert_allclose(values(p), [-0.5 / 1.1 - 0.5 * m_hat / (math.sqrt(v_hat) + 0.1)], rtol=1e-12)
+
+
+def test_sgd_three_steps_by_hand_with_every_option():
+    """Momentum 0.5, dampening 0.2, weight decay 0.1, lr 0.1, gradients 1, −2, 4 on θ₀ = 1.
+
+    step 1: d = 1 + 0.1·1 = 1.1;            b = d = 1.1;                        θ = 0.89
+    step 2: d = −2 + 0.089 = −1.911;        b = 0.5·1.1 + 0.8·(−1.911) = −0.9788;  θ = 0.98788
+    step 3: d = 4 + 0.098788 = 4.098788;    b = 0.5·(−0.9788) + 0.8·4.098788 = 2.7896304;
+            θ = 0.98788 − 0.27896304 = 0.70891696
+    """
+    p = param([1.0])
+    sgd = optim.SGD([p], lr=0.1, momentum=0.5, dampening=0.2, weight_decay=0.1)
+    for g, expected in ((1.0, 0.89), (-2.0, 0.98788), (4.0, 0.70891696)):
+        p.grad = mt.tensor(np.array([g]))
+        sgd.step()
+        np.testing.assert_allclose(values(p), [expected], rtol=1e-12)
+
+
 def test_adamw_decays_the_weights_directly_and_adam_through_the_gradient():
     p_w = param([2.0, -3.0], grad=[0.0, 0.0])
     optim.AdamW([p_w], lr=0.1, weight_decay=0.5).step()

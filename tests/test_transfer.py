@@ -9,6 +9,7 @@ import minitransfer as mt
 from minitransfer import nn
 from minitransfer.transfer import (
     STRATEGIES,
+    body_layers,
     fine_tune,
     freeze,
     l2sp_penalty,
@@ -116,3 +117,113 @@ def test_unknown_strategy_and_model_without_head_are_refused():
         replace_head(nn.Sequential(nn.Linear(2, 2)), 3)
     with pytest.raises(ValueError, match="positive integer"):
         replace_head(model, 0)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_accepts_any_number_of_steps(pretrained, strategy, steps):
+    model = copy.deepcopy(pretrained)
+    replace_head(model, 3, generator=2)
+    x, y = _toy_task(5)
+    result = fine_tune(model, (x, y), strategy, steps=steps, batch_size=16, eval_data=(x, y))
+    assert result.history.steps == steps and sum(phase.steps for phase in result.phases) == steps
+    assert [step for step, _ in result.curve] == [steps]  # the curve always ends at the last step
+
+
+def _rates(result):
+    return [(phase.name, phase.steps, phase.learning_rates) for phase in result.phases]
+
+
+def test_lp_ft_probes_then_fine_tunes_everything_at_a_hundredth_of_the_rate(pretrained):
+    model = copy.deepcopy(pretrained)
+    replace_head(model, 3, generator=2)
+    result = fine_tune(model, _toy_task(5), "lp_ft", steps=9, lr=1e-2, batch_size=16)
+    # the rates are read back from the optimizers fine_tune built
+    assert _rates(result) == [("linear probe", 4, [("head", 1e-2)]), ("fine-tune", 5, [("all", 1e-4)])]
+
+
+def test_discriminative_gives_each_layer_its_own_rate_in_the_optimizer(pretrained):
+    model = copy.deepcopy(pretrained)
+    replace_head(model, 3, generator=2)
+    result = fine_tune(model, _toy_task(5), "discriminative", steps=4, lr=1e-3, decay=0.5, batch_size=16)
+    assert _rates(result) == [("all, per-layer rates", 4,
+                               [("head", 1e-3), ("body.2", 5e-4), ("body.0", 2.5e-4)])]
+
+
+def test_gradual_unfreezing_unfreezes_top_down(pretrained):
+    model = copy.deepcopy(pretrained)
+    replace_head(model, 3, generator=2)
+    before = {k: v.numpy().copy() for k, v in model.body.state_dict().items()}
+    # 2 steps over 3 stages: stage 0 (head) and stage 1 (+ the layer nearest the head) get one
+    # each; stage 2 (+ body.0) gets none, so body.0 must not have moved
+    result = fine_tune(model, _toy_task(5), "gradual_unfreeze", steps=2, lr=1e-2, batch_size=16)
+    assert [(phase.name, phase.steps) for phase in result.phases] == [
+        ("stage 0: head", 1), ("stage 1: head + body.2", 1)]
+    after = model.body.state_dict()
+    assert not np.array_equal(after["2.weight"].numpy(), before["2.weight"])
+    np.testing.assert_array_equal(after["0.weight"].numpy(), before["0.weight"])
+    stages = fine_tune(copy.deepcopy(model), _toy_task(5), "gradual_unfreeze", steps=3, batch_size=16)
+    assert stages.phases[-1].name == "stage 2: head + body.2 + body.0"
+
+
+def _body_distance(model, reference):
+    return sum(float(np.sum((v.numpy() - reference[k]) ** 2)) for k, v in model.body.state_dict().items())
+
+
+def test_l2sp_differs_from_full_and_stays_closer_to_the_pretrained_body(pretrained):
+    theta0 = {k: v.numpy().copy() for k, v in pretrained.body.state_dict().items()}
+    moved = {}
+    for strategy in ("full", "l2sp"):
+        model = copy.deepcopy(pretrained)
+        replace_head(model, 3, generator=2)
+        # β = 0: the head is not decayed, so only the pull towards θ⁰ tells l2sp from full
+        fine_tune(model, _toy_task(5), strategy, steps=30, lr=1e-2, alpha=10.0, beta=0.0, batch_size=16)
+        moved[strategy] = _body_distance(model, theta0)
+    assert moved["full"] > 0 and moved["l2sp"] < 0.5 * moved["full"], moved
+
+
+class _Nested(nn.Module):
+    """A body of Sequentials inside a Sequential, and a head kept under another name."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Sequential(nn.Linear(12, 6, generator=0), nn.ReLU()),
+                                  nn.Sequential(nn.Linear(6, 5, generator=1), nn.ReLU()))
+        self.head = nn.Linear(5, 3, generator=2)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def test_a_nested_body_loses_no_parameter_from_the_optimizer_groups():
+    model = _Nested()
+    assert [name for name, _ in body_layers(model)] == ["body.0.0", "body.1.0"]
+    groups = layer_groups(model, lr=1e-2, decay=0.5)
+    assert [(g["name"], g["lr"]) for g in groups] == [
+        ("head", 1e-2), ("body.1.0", 5e-3), ("body.0.0", 2.5e-3)]
+    grouped = [id(p) for g in groups for p in g["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in model.parameters())  # each exactly once
+    result = fine_tune(model, _toy_task(5), "gradual_unfreeze", steps=3, batch_size=16)
+    assert result.phases[-1].name == "stage 2: head + body.1.0 + body.0.0"
+
+
+def test_the_head_is_found_by_identity_not_by_its_name():
+    """l2sp_penalty decays ``model.head`` even when its parameters are not named "head.*"."""
+
+    class Renamed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(2, 2, generator=0))
+            self.classifier = nn.Linear(2, 1, generator=1)
+
+        @property
+        def head(self):
+            return self.classifier
+
+    model = Renamed()
+    reference = {k: np.zeros_like(v.numpy()) for k, v in model.state_dict().items() if k.startswith("body")}
+    squares = {k: float(np.sum(v.numpy() ** 2)) for k, v in model.state_dict().items()}
+    body = squares["body.0.weight"] + squares["body.0.bias"]
+    head = squares["classifier.weight"] + squares["classifier.bias"]
+    penalty = l2sp_penalty(model, reference, alpha=0.1, beta=0.3)
+    assert penalty.item() == pytest.approx(0.1 / 2 * body + 0.3 / 2 * head, rel=1e-6)

@@ -8,11 +8,14 @@ from minitransfer.transfer.strategies import (
     DEFAULT_LR,
     STRATEGIES,
     FineTuneResult,
+    Phase,
     fine_tune,
     l2sp_penalty,
 )
 from minitransfer.transfer.workflow import (
     HeadReport,
+    body_layers,
+    check_body_head,
     freeze,
     layer_groups,
     make_loader,
@@ -26,5 +29,5 @@ from minitransfer.transfer.workflow import (
 __all__ = [
     "pretrain", "replace_head", "HeadReport", "freeze", "unfreeze", "param_groups", "layer_groups",
     "make_loader", "make_optimizer", "fine_tune", "FineTuneResult", "STRATEGIES", "DEFAULT_LR",
-    "l2sp_penalty",
+    "l2sp_penalty", "Phase", "body_layers", "check_body_head",
 ]

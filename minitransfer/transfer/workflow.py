@@ -32,7 +32,8 @@ def make_optimizer(params, name="adam", lr=1e-3):
     raise ValueError(f"optimizer: expected 'adam' or 'sgd', got {name!r}")
 
 
-def _check_body_head(model, caller):
+def check_body_head(model, caller):
+    """TypeError naming ``caller`` unless ``model`` has a ``body`` and a ``head`` nn.Linear."""
     if not isinstance(getattr(model, "head", None), nn.Linear) or not hasattr(model, "body"):
         raise TypeError(f"{caller}: the model needs a 'body' module and a 'head' nn.Linear "
                         f"(like nn.MLP), got {type(model).__name__}")
@@ -92,7 +93,7 @@ def replace_head(model, num_outputs, generator=None):
     ``Linear(hidden, num_outputs)`` starts from PyTorch's default initialisation, drawn from
     ``generator``. Works in place and returns a ``HeadReport``.
     """
-    _check_body_head(model, "replace_head")
+    check_body_head(model, "replace_head")
     if not isinstance(num_outputs, int) or num_outputs < 1:
         raise ValueError(f"replace_head: num_outputs must be a positive integer, got {num_outputs!r}")
     old = model.head
@@ -130,7 +131,7 @@ def param_groups(model, lr, head_lr_mult=10.0, body_lr_mult=1.0):
     The new head starts from random weights and must move far; the pretrained body should
     move little. Frozen parameters are left out.
     """
-    _check_body_head(model, "param_groups")
+    check_body_head(model, "param_groups")
     body = [p for p in model.body.parameters() if p.requires_grad]
     head = [p for p in model.head.parameters() if p.requires_grad]
     groups = []
@@ -141,17 +142,32 @@ def param_groups(model, lr, head_lr_mult=10.0, body_lr_mult=1.0):
     return groups
 
 
-def layer_groups(model, lr, decay=0.5):
-    """Discriminative rates: the head at ``lr``, each body Linear ``decay`` times the layer above.
+def body_layers(model):
+    """The body's layers, input first: (name, module) for every module of ``model.body`` that
+    holds parameters itself (an MLP's Linear layers), e.g. [("body.0", Linear), ("body.2", Linear)].
 
-    With B body layers numbered l = 1..B from the input: η_head = η, η_l = η · γ^(B + 1 − l).
-
-    Layers near the input hold the most general features (edges, strokes) and change least.
+    This is the one definition of "layer" that discriminative rates and gradual unfreezing
+    share. It walks the body's whole tree (``named_modules``), so a body nested in Sequentials
+    keeps every layer, and every body parameter belongs to exactly one layer.
     """
-    _check_body_head(model, "layer_groups")
+    check_body_head(model, "body_layers")
+    return [(name, module) for name, module in model.body.named_modules(prefix="body")
+            if next(iter(module.parameters(recurse=False)), None) is not None]
+
+
+def layer_groups(model, lr, decay=0.5):
+    """Discriminative rates: the head at ``lr``, each body layer ``decay`` times the layer above.
+
+    With B body layers (``body_layers``) numbered l = 1..B from the input:
+    η_head = η, η_l = η · γ^(B + 1 − l). Layers near the input hold the most general features
+    (edges, strokes) and change least. Frozen parameters are left out (a group of only
+    frozen parameters is dropped).
+    """
+    check_body_head(model, "layer_groups")
     groups, rate = [{"params": list(model.head.parameters()), "lr": lr, "name": "head"}], lr
-    linears = [(name, m) for name, m in model.body.named_children() if isinstance(m, nn.Linear)]
-    for name, layer in reversed(linears):
+    for name, layer in reversed(body_layers(model)):
         rate *= decay
-        groups.append({"params": list(layer.parameters()), "lr": rate, "name": f"body.{name}"})
-    return [g for g in groups if all(p.requires_grad for p in g["params"])]
+        groups.append({"params": list(layer.parameters(recurse=False)), "lr": rate, "name": name})
+    for group in groups:
+        group["params"] = [p for p in group["params"] if p.requires_grad]
+    return [group for group in groups if group["params"]]
