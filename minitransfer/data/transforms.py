@@ -9,7 +9,7 @@ a ``numpy.random.Generator``) and are deterministic under it::
     shifted = transforms.jitter(x, max_shift=2, seed=0)      # digits moved by up to 2 pixels
     noisy = transforms.add_noise(x, sigma=0.3, seed=0)       # Gaussian noise, clipped to [0, 1]
 
-What each one does to a transfer experiment (``notes/transfer-measurements.md``): jitter and
+What each one does to a transfer experiment (measure it: ``minitransfer run --target NAME``): jitter and
 noise keep the source's strokes, so a pretrained body helps; rotations, flips and pixel
 permutations move every stroke to pixels the body never saw, and transfer turns negative.
 """
