@@ -33,7 +33,7 @@ class Task:
 
     name: str
     source: tuple  # (x, y) used for pretraining
-    target_train: tuple  # (x, y) from which k labelled examples per class are drawn
+    target_train: tuple  # (x, y): the validation set and the pool of k examples (split_target)
     target_test: tuple  # (x, y) held out: only ever evaluated
     source_classes: int
     target_classes: int
