@@ -19,7 +19,6 @@ from minitransfer.report import format_table, write_report
 from minitransfer.train import evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
 
-
 QUICK = {"ks": [5, 25], "seeds": [0, 1], "pretrain_steps": 300, "finetune_steps": 60}
 
 

@@ -36,11 +36,11 @@ def _layer_ends(modules):
     A layer ends at the last module before the next Linear (its activation), or at the body's
     last module.
     """
-    ends = []
-    for i, module in enumerate(modules):
+    ends, seen_linear = [], False
+    for i in range(len(modules)):
+        seen_linear = seen_linear or isinstance(modules[i], nn.Linear)
         next_is_linear = i + 1 < len(modules) and isinstance(modules[i + 1], nn.Linear)
-        if (next_is_linear or i + 1 == len(modules)) and any(
-                isinstance(m, nn.Linear) for m in modules[: i + 1]):
+        if seen_linear and (next_is_linear or i + 1 == len(modules)):
             ends.append(i)
     return ends
 
