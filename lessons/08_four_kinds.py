@@ -46,8 +46,8 @@ from minitransfer.clustering import adjusted_rand_index, kmeans, normalized_mutu
 from minitransfer.data import transforms
 from minitransfer.experiment import make_noisy_task
 from minitransfer.train import empirical_risk
-from minitransfer.transfer import pretrain
-from minitransfer.transfer.kinds import features, format_kinds, four_kinds
+from minitransfer.transfer import features, pretrain
+from minitransfer.transfer.kinds import format_kinds, four_kinds
 
 FIGURES, save = figures("08")
 SEEDS = (0, 1) if QUICK else (0, 1, 2)
@@ -102,7 +102,7 @@ save(fig, "denoising_autoencoder.png")
 # %% [markdown]
 # ## 2. Using features without labels: clustering the target
 #
-# `kinds.features(model, x)` is the body's output — what a pretrained network "sees".
+# `transfer.features(model, x, layer=-1)` is the body's output — what a pretrained network "sees".
 # Cluster the noisy target images into 10 groups with k-means, in pixel space and in the
 # spaces of two pretrained bodies, and score each clustering against the true classes.
 
@@ -111,8 +111,8 @@ classifier = nn.MLP([dim, 128, 10], generator=0)
 pretrain(classifier, task.source, steps=PRETRAIN_STEPS, seed=0)
 pick = np.random.default_rng(0).permutation(len(task.target_test[1]))[:CLUSTER_POINTS]
 x_c, y_c = task.target_test[0][pick], task.target_test[1][pick]
-for name, space in [("pixels", x_c), ("autoencoder codes", features(autoencoder, x_c)),
-                    ("classifier features", features(classifier, x_c))]:
+for name, space in [("pixels", x_c), ("autoencoder codes", features(autoencoder, x_c, layer=-1)),
+                    ("classifier features", features(classifier, x_c, layer=-1))]:
     clusters, _ = kmeans(space, 10, seed=0)
     print(f"k-means on {name:<20} ({space.shape[1]:>3} dims): "
           f"ARI {adjusted_rand_index(y_c, clusters):.3f}, NMI {normalized_mutual_info(y_c, clusters):.3f}")

@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 
+from minitransfer.commands.options import choices, fraction, ks, one_k, seeds
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -46,61 +48,6 @@ def _gradcheck_command(args):
     return 1 if failures else 0
 
 
-def _choices(allowed, what):
-    """A parser for a comma-separated list whose items must come from ``allowed``."""
-
-    def parse(text):
-        items = [item.strip() for item in text.split(",") if item.strip()]
-        unknown = [item for item in items if item not in allowed]
-        if unknown or not items:
-            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or '(none)'}; "
-                                             f"choose from {', '.join(allowed)}")
-        return list(dict.fromkeys(items))  # each once, in the order given
-
-    return parse
-
-
-def _ks(text):
-    ks = []
-    for item in text.split(","):
-        item = item.strip()
-        if item == "all":
-            ks.append(None)
-        elif item.isdigit() and int(item) > 0:
-            ks.append(int(item))
-        else:
-            raise argparse.ArgumentTypeError(f"k must be a positive integer or 'all', got {item!r}")
-    return list(dict.fromkeys(ks))  # each once, in the order given
-
-
-def _seeds(text):
-    """'3' means seeds 0, 1, 2; '4,7' means exactly those seeds."""
-    try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",")]
-            if min(seeds) < 0:
-                raise ValueError
-            return list(dict.fromkeys(seeds))  # each once, in the order given
-        if int(text) < 1:
-            raise ValueError
-        return list(range(int(text)))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seeds (e.g. 3) or a list of "
-                                         f"seeds >= 0 (e.g. 0,4), got {text!r}") from None
-
-
-def _fraction(text):
-    """An accuracy between 0 and 1 (not a percentage)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected an accuracy between 0 and 1 (e.g. 0.8), "
-                                         f"got {text!r}")
-    return value
-
-
 def _data_options(parser):
     from minitransfer.experiment import TARGETS
 
@@ -125,16 +72,16 @@ def build_parser():
 
     run = commands.add_parser("run", help="the main job: compare strategies over k and seeds")
     _data_options(run)
-    run.add_argument("--strategies", type=_choices(STRATEGIES, "strategy"),
+    run.add_argument("--strategies", type=choices(STRATEGIES, "strategy"),
                      default=["scratch", "linear_probe", "full", "lp_ft"],
                      help=f"comma-separated, from {', '.join(STRATEGIES)}")
-    run.add_argument("--ks", type=_ks, default=[5, 10, 25, 50, None],
+    run.add_argument("--ks", type=ks, default=[5, 10, 25, 50, None],
                      help="labelled target examples per class, e.g. 5,25,all (default 5,10,25,50,all)")
-    run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="how many seeds, or a list")
+    run.add_argument("--seeds", type=seeds, default=[0, 1, 2], help="how many seeds, or a list")
     run.add_argument("--pretrain-steps", type=int, default=2000)
     run.add_argument("--finetune-steps", type=int, default=1000,
                      help="optimiser steps per fine-tuning run, the same for every strategy (default 1000)")
-    run.add_argument("--target-accuracy", type=_fraction, default=None,
+    run.add_argument("--target-accuracy", type=fraction, default=None,
                      help="accuracy (0-1) for 'steps to target' (default: scratch's final mean)")
     run.add_argument("--out", default=None, help="run folder (default runs/DATA-TARGET)")
     run.add_argument("--resume", action="store_true", help="skip runs already in the run folder")
@@ -152,7 +99,7 @@ def build_parser():
     _data_options(fine)
     fine.add_argument("--checkpoint", default="pretrained.npz")
     fine.add_argument("--strategy", choices=STRATEGIES, default="full")
-    fine.add_argument("--k", type=lambda t: _ks(t)[0], default=25, help="examples per class or 'all'")
+    fine.add_argument("--k", type=one_k, default=25, help="examples per class or 'all'")
     fine.add_argument("--steps", type=int, default=1000, help="fine-tuning steps (default 1000, as in run)")
     fine.add_argument("--seed", type=int, default=0)
     fine.add_argument("--save", default=None, help="save the fine-tuned model here (.npz)")
@@ -160,8 +107,8 @@ def build_parser():
 
     kinds = commands.add_parser("kinds", help="measure the four kinds of transfer (document §2.2)")
     _data_options(kinds)
-    kinds.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="how many seeds, or a list")
-    kinds.add_argument("--k", type=lambda t: _ks(t)[0], default=10, help="labels per class (target)")
+    kinds.add_argument("--seeds", type=seeds, default=[0, 1, 2], help="how many seeds, or a list")
+    kinds.add_argument("--k", type=one_k, default=10, help="labels per class (target)")
     kinds.add_argument("--pretrain-steps", type=int, default=1500)
     kinds.add_argument("--finetune-steps", type=int, default=300)
     kinds.add_argument("--out", default=None, help="also write the rows to this JSON file")

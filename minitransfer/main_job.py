@@ -12,16 +12,12 @@ import time
 import numpy as np
 
 from minitransfer import checkpoint, nn
+from minitransfer.commands.common import UsageError
 from minitransfer.experiment import compare, make_task, split_target, summarize
 from minitransfer.fileio import atomic_write_bytes
 from minitransfer.report import format_table, write_report
 from minitransfer.train import evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
-
-
-class UsageError(ValueError):
-    """A mistake on the command line: reported in one line, exit code 2."""
-
 
 QUICK = {"ks": [5, 25], "seeds": [0, 1], "pretrain_steps": 300, "finetune_steps": 60}
 

@@ -122,7 +122,7 @@ def plot(run_dir, results, summary):
     ax.set_title("Does transfer cut the data a target needs?")
     ax.legend()
     ax.grid(alpha=0.3)
-    written["accuracy_plot"] = _save(fig, os.path.join(run_dir, "accuracy_vs_k.png"))
+    written["accuracy_plot"] = save_figure(fig, os.path.join(run_dir, "accuracy_vs_k.png"))
 
     fig = Figure(figsize=(6.5, 4))
     ax = fig.subplots()
@@ -141,11 +141,12 @@ def plot(run_dir, results, summary):
     ax.set_title(f"Learning curves at k = {k_curve} (mean over seeds): does transfer cut compute?")
     ax.legend()
     ax.grid(alpha=0.3)
-    written["curve_plot"] = _save(fig, os.path.join(run_dir, "learning_curves.png"))
+    written["curve_plot"] = save_figure(fig, os.path.join(run_dir, "learning_curves.png"))
     return written
 
 
-def _save(fig, path):
+def save_figure(fig, path):
+    """Lay out and write a matplotlib ``Figure`` as a PNG, atomically; return the path."""
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")

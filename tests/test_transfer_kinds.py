@@ -7,16 +7,6 @@ import sys
 
 import numpy as np
 
-from minitransfer import nn
-from minitransfer.transfer.kinds import features
-
-
-def test_features_are_the_body_output():
-    model = nn.MLP([3, 4, 2], generator=0)
-    x = np.ones((2, 3), dtype=np.float32)
-    w, b = model.body[0].weight.detach().numpy(), model.body[0].bias.detach().numpy()
-    np.testing.assert_allclose(features(model, x), np.maximum(x @ w.T + b, 0), rtol=1e-6)
-
 
 def test_kinds_command_measures_all_four_kinds(tmp_path):
     out = tmp_path / "kinds.json"

@@ -17,19 +17,12 @@ import copy
 import numpy as np
 
 from minitransfer import nn, stats
-from minitransfer.autograd import no_grad
 from minitransfer.clustering import adjusted_rand_index, kmeans, normalized_mutual_info
 from minitransfer.data import k_per_class, transforms
-from minitransfer.tensor import Tensor
 from minitransfer.train import empirical_risk, evaluate
+from minitransfer.transfer.features import features
 from minitransfer.transfer.strategies import fine_tune
 from minitransfer.transfer.workflow import pretrain, replace_head
-
-
-def features(model, x):
-    """The body's output for images ``x``: what the pretrained network "sees" (a host array)."""
-    with no_grad():
-        return model.body(Tensor(x)).numpy()
 
 
 def _cluster_scores(x, y, k, seed):
@@ -89,8 +82,9 @@ def four_kinds(task, seeds=(0, 1, 2), k=5, hidden=128, pretrain_steps=1500, fine
         x_c, y_c = x_test[pick], y_test[pick]
         n_clusters = task.target_classes
         clusters["pixels"].append(_cluster_scores(x_c, y_c, n_clusters, seed))
-        clusters["sup_features"].append(_cluster_scores(features(classifier, x_c), y_c, n_clusters, seed))
-        clusters["ae_features"].append(_cluster_scores(features(autoencoder, x_c), y_c, n_clusters, seed))
+        for name, model in (("sup_features", classifier), ("ae_features", autoencoder)):
+            codes = features(model, x_c, layer=-1)  # the body's output: what it "sees"
+            clusters[name].append(_cluster_scores(codes, y_c, n_clusters, seed))
 
         # 4. unsupervised -> unsupervised: reconstruct target images, pretrained vs scratch
         for name in ("transfer", "scratch"):

@@ -152,7 +152,12 @@ def body_layers(model):
     """
     check_body_head(model, "body_layers")
     return [(name, module) for name, module in model.body.named_modules(prefix="body")
-            if next(iter(module.parameters(recurse=False)), None) is not None]
+            if holds_parameters(module)]
+
+
+def holds_parameters(module):
+    """True for a module with parameters of its own (a Linear), False for ReLU or Sequential."""
+    return next(iter(module.parameters(recurse=False)), None) is not None
 
 
 def layer_groups(model, lr, decay=0.5):
