@@ -1,4 +1,4 @@
-"""What every lesson shares: quick mode, matplotlib set up for scripts, and saving figures.
+"""What every lesson shares: quick mode, matplotlib for scripts, saving figures, reading results.
 
 A lesson starts with
 
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
     matplotlib.use("Agg")  # a script saves its figures and never opens a window
@@ -21,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
 
-__all__ = ["QUICK", "figures", "plt"]
+__all__ = ["QUICK", "figures", "plt", "reading", "summary_reading"]
 
 
 def figures(lesson):
@@ -37,3 +38,44 @@ def figures(lesson):
             plt.close(fig)  # in a notebook the figure stays open to be shown inline
 
     return folder, save
+
+
+_HOLM_WORDS = {"helped": "helped", "hurt": "hurt", "no_difference": "no detectable difference"}
+
+
+def reading(label, interval, holm=None, family=None, scale=100, unit="points", meaning=None):
+    """One result read in words, the way every lesson prints it, for example
+
+        full k=5: +2.8 [+2.1, +3.4] points → helped (interval above 0) | Holm over 8: helped (adjusted p = 0.012)
+
+    ``interval``: a ``stats.Interval``, read by ``stats.verdict``; ``holm``: its
+    ``stats.Comparison`` in a family of ``family`` comparisons read together (``stats.holm_verdicts``),
+    or None. Numbers are multiplied by ``scale`` (100: accuracy in points). ``meaning`` maps a
+    verdict code to what it means for this comparison ("helped": "the edge shrinks"), printed
+    after the verdict. tests/test_lessons.py reads these lines back and checks every verdict
+    against the numbers printed beside it.
+    """
+    if np.isnan(interval.low):
+        numbers = f"{scale * interval.estimate:+.1f} [no interval: {interval.n} seed]"
+    else:
+        numbers = (f"{scale * interval.estimate:+.1f} [{scale * interval.low:+.1f}, "
+                   f"{scale * interval.high:+.1f}]")
+    verdict = interval.verdict()
+    line = f"{label}: {numbers} {unit} → {verdict.text}"
+    if meaning and verdict.code in meaning:
+        line += f": {meaning[verdict.code]}"
+    if holm is not None and holm.verdict.code in _HOLM_WORDS:
+        line += (f" | Holm over {family}: {_HOLM_WORDS[holm.verdict.code]} "
+                 f"(adjusted p = {holm.p_adjusted:.3f})")
+    return line
+
+
+def summary_reading(label, row, family):
+    """``reading`` of one row of ``experiment.summarize`` (its gain, interval and Holm verdict)."""
+    from minitransfer import stats
+
+    interval = stats.Interval(row["gain_vs_scratch"], *row["ci95"], row["n_paired"])
+    code = row["verdict_holm"]
+    holm = None if code in (None, stats.UNDECIDED) else \
+        stats.Comparison(interval, row["p_value"], row["p_holm"], stats.Verdict(code, code))
+    return reading(label, interval, holm, family)

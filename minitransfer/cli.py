@@ -77,7 +77,8 @@ def build_parser():
                      help=f"comma-separated, from {', '.join(STRATEGIES)}")
     run.add_argument("--ks", type=ks, default=[5, 10, 25, 50, None],
                      help="labelled target examples per class, e.g. 5,25,all (default 5,10,25,50,all)")
-    run.add_argument("--seeds", type=seeds, default=[0, 1, 2], help="how many seeds, or a list")
+    run.add_argument("--seeds", type=seeds, default=[0, 1, 2, 3, 4],
+                     help="how many seeds, or a list (default 5)")
     run.add_argument("--pretrain-steps", type=int, default=2000)
     run.add_argument("--finetune-steps", type=int, default=1000,
                      help="optimiser steps per fine-tuning run, the same for every strategy (default 1000)")
