@@ -19,13 +19,12 @@
 # | new output layer (§3.2) | keep the body, replace the last layer | `transfer.replace_head` |
 # | fine-tuning (§3.3.2) | $\min_\theta \frac1n\sum_{i=1}^{n} L(y_i, f_\theta(x_i))$ | `transfer.fine_tune` |
 #
-# with $m$ source examples, $n$ target examples, and the fine-tuning minimisation started from
-# the pretrained weights $\theta^{\text{pre}}$ instead of random ones. §2.1 claims that this
-# (1) needs less data, (2) needs less compute and (3) performs better. Claims are for
-# measuring: we compare against the same network trained from scratch, over several seeds.
-#
-# The task: a source of clean images (Fashion-MNIST, or the 8×8 digits when it is missing)
-# and a target of *other* images of the same classes from a noisy sensor, with k labels per class.
+# with $m$ source examples, $n$ target examples, and the fine-tuning started from the
+# pretrained $\theta^{\text{pre}}$ instead of random weights. §2.1 claims that this needs
+# (1) less data, (2) less compute and (3) performs better: we measure each against the same
+# network trained from scratch, over several seeds. The task: clean source images
+# (Fashion-MNIST, or the 8×8 digits when it is missing), a target of *other* images of the
+# same classes from a noisy sensor, with k labels per class.
 #
 # Run it: `python lessons/06_pretrain_and_fine_tune.py` (figures go to `figures/06/`).
 
@@ -65,9 +64,9 @@ PRETRAIN_STEPS, FINETUNE_STEPS = (300, 60) if QUICK else (2000, 300)
 # %%
 print(inspect.getsource(Adam._update_one))
 scales = np.array([1e-3, 1.0, 1e3], dtype=np.float32)  # three gradients of very different sizes
-for make in (lambda p: SGD([p], lr=1e-3), lambda p: Adam([p], lr=1e-3)):
+for optimizer in (SGD, Adam):
     theta = mt.tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
-    opt = make(theta)
+    opt = optimizer([theta], lr=1e-3)
     (theta * mt.tensor(scales)).sum().backward()  # the gradient is `scales`
     opt.step()
     print(f"{type(opt).__name__:<4} one step with lr 1e-3, gradients {[f'{g:g}' for g in scales]}: "
@@ -84,21 +83,18 @@ for make in (lambda p: SGD([p], lr=1e-3), lambda p: Adam([p], lr=1e-3)):
 #
 # $$\bar d \pm t_{0.975,\,S-1}\,\frac{s_d}{\sqrt S}.$$
 #
-# Why $t$ and not the normal 1.96: $s_d$ is itself estimated from $S$ numbers, and with few
-# of them it can come out far too small. Student's $t$ with $S-1$ degrees of freedom widens
-# the interval to pay for that (`stats.t_quantile`):
+# Why $t$, not the normal 1.96: $s_d$ is estimated from $S$ numbers and can come out far too
+# small; Student's $t$ with $S-1$ degrees of freedom widens the interval to pay for that:
 
 # %%
-for n_seeds in (2, 3, 5, 10, 30):
-    print(f"S = {n_seeds:>2} seeds: t(0.975, {n_seeds - 1:>2}) = {stats.t_quantile(0.975, n_seeds - 1):.2f}")
+print(", ".join(f"S = {n}: t = {stats.t_quantile(0.975, n - 1):.2f}" for n in (2, 3, 5, 10, 30)))
 print(f"three seeds: t(0.975, 2) = {stats.t_quantile(0.975, 2):.2f}, "
       f"{stats.t_quantile(0.975, 2) / 1.96:.1f} times the normal 1.96")
 
 # %% [markdown]
-# **What a 95% interval promises** is a property of the *procedure*: run many experiments,
-# build an interval from each, and about 95% of them contain the true mean gain. It does not
-# say that this one interval holds the truth with probability 0.95. Simulated: many
-# experiments of three seeds whose true gain is 2 points, with a spread of 3 points per seed.
+# **What a 95% interval promises**: of many experiments, each building its interval, about 95%
+# contain the true mean gain — a property of the procedure, not a 0.95 chance for this one
+# interval. Simulated: experiments of three seeds, true gain 2 points, spread 3 per seed.
 
 # %%
 rng = np.random.default_rng(0)
@@ -109,12 +105,11 @@ for name, q in (("t(0.975, 2)", stats.t_quantile(0.975, 2)), ("normal 1.96", 1.9
     print(f"intervals with {name}: {covered:.1%} of 20,000 contain the true gain")
 
 # %% [markdown]
-# **Several comparisons read together.** Each interval errs 5% of the time. Read eight
-# intervals of strategies that change nothing, and the chance that *at least one* excludes 0
-# is $1 - 0.95^8 = 34\%$. Holm's correction (`stats.holm`, `stats.holm_verdicts`) adjusts the
-# p-values of the family so that the chance of *any* false "helped" or "hurt" stays below 5%:
-# sort them, multiply the $i$-th smallest by $m-i+1$, keep the sequence non-decreasing. The
-# paired t-test's p-value with 2 degrees of freedom has a closed form, $1 - |t|/\sqrt{t^2+2}$.
+# **Several comparisons read together.** Read eight intervals of strategies that change
+# nothing: the chance that *at least one* excludes 0 is $1 - 0.95^8 = 34\%$. Holm's correction
+# (`stats.holm`, `stats.holm_verdicts`) keeps the chance of *any* false "helped" or "hurt" in
+# the family below 5%: sort the p-values, multiply the $i$-th smallest by $m-i+1$, keep them
+# non-decreasing. (With 2 degrees of freedom the t-test's p is $1 - |t|/\sqrt{t^2+2}$.)
 
 # %%
 d = rng.normal(0.0, 3.0, size=(5000, 8, 3))  # 5,000 families of 8 comparisons, no true effect
@@ -128,12 +123,7 @@ print("Holm by hand: p = (0.01, 0.04, 0.03, 0.005) ->", stats.holm([0.01, 0.04, 
 
 
 # %%
-def load_task():
-    """Source: clean images, 10 classes. Target: other images of those classes, noisy."""
-    return make_noisy_task(data_dir=os.environ.get("MINITRANSFER_FASHION_DIR"))
-
-
-task = load_task()
+task = make_noisy_task(data_dir=os.environ.get("MINITRANSFER_FASHION_DIR"))  # clean source, noisy target
 dim = task.source[0].shape[1]
 pool, validation = split_target(task)
 print(f"{task.name}: m = {len(task.source[1])} source examples; target: pool {len(pool[1])}, "
@@ -194,25 +184,20 @@ print(format_table(summary))
 # ## 4. The three claims of §2.1, and how each is read
 #
 # **Better performance** — each gain's interval, and all of them read together with Holm's
-# correction (the table holds one comparison per strategy and $k$).
-#
-# **Less data** — how many labels per class does fine-tuning need to match what scratch
-# reaches with the most labels? We interpolate each mean curve in $\log k$.
-#
+# correction (one comparison per strategy and $k$). **Less data** — how many labels per class
+# does fine-tuning need to match scratch with the most labels? (interpolated in $\log k$).
 # **Less compute** — "steps to target" counts fine-tuning steps until the *validation*
-# accuracy first reaches scratch's final validation accuracy at that $k$. Honest accounting
-# adds the pretraining steps: paid once and shared by every target, or paid by someone else.
-#
-# Does the edge shrink as labels grow? One comparison planned in advance: the gain at $k=5$
-# minus the gain at the largest $k$, paired by seed.
+# accuracy first reaches scratch's final validation accuracy at that $k$; the pretraining
+# steps are paid once and shared by every target, or paid by someone else. **Does the edge
+# shrink?** One comparison planned in advance: the gain at $k=5$ minus the gain at the
+# largest $k$, paired by seed.
 
 # %%
 def row(strategy, k):
     return next(r for r in summary if r["strategy"] == strategy and r["k"] == k)
 
 
-def accuracies(strategy, k):
-    return {r["seed"]: r["accuracy"] for r in results if r["strategy"] == strategy and r["k"] == k}
+acc = {(r["strategy"], r["k"], r["seed"]): r["accuracy"] for r in results}
 
 
 family = sum(r["gain_vs_scratch"] is not None for r in summary)
@@ -230,16 +215,14 @@ for strategy in STRATEGIES[1:]:
             goal, [curve[first - 1], curve[first]], np.log([KS[first - 1], KS[first]]))))
         print(f"less data? {strategy} matches scratch's {goal:.1%} (k={k_ref}) with about "
               f"{k_needed:.0f} labels per class")
-for r in summary:
-    if r["strategy"] != "scratch":
-        own = row("scratch", r["k"])
-        print(f"less compute? k={r['k']}: validation steps to reach {r['target_accuracy']:.1%}: "
-              f"{r['strategy']} {r['steps_to_target'] or float('nan'):.0f} ({r['seeds_reaching_target']}/"
-              f"{r['n_seeds']} seeds), scratch {own['steps_to_target'] or float('nan'):.0f} "
-              f"({own['seeds_reaching_target']}/{own['n_seeds']}) — plus {PRETRAIN_STEPS} pretraining steps")
+for k in KS:
+    steps = ", ".join(f"{s} {row(s, k)['steps_to_target'] or float('nan'):.0f} "
+                      f"({row(s, k)['seeds_reaching_target']}/{len(SEEDS)})" for s in STRATEGIES)
+    print(f"less compute? k={k}: validation steps to reach {row('scratch', k)['target_accuracy']:.1%} "
+          f"(seeds that did): {steps}; plus {PRETRAIN_STEPS} pretraining steps")
 for strategy in STRATEGIES[1:]:
-    gain = {k: {s: a - accuracies("scratch", k)[s] for s, a in accuracies(strategy, k).items()} for k in KS}
-    shrink = stats.paired_interval([gain[5][s] - gain[KS[-1]][s] for s in SEEDS])
+    gain = {(k, s): acc[(strategy, k, s)] - acc[("scratch", k, s)] for k in KS for s in SEEDS}
+    shrink = stats.paired_interval([gain[(5, s)] - gain[(KS[-1], s)] for s in SEEDS])
     print(reading(f"does the edge shrink? {strategy}: gain at k=5 minus gain at k={KS[-1]}", shrink,
                   meaning={"helped": "the gain is smaller at the largest k", "hurt": "the gain is larger "
                            "at the largest k", "no_difference": "no detectable change in the gain"}))
@@ -257,7 +240,7 @@ panel = {}
 for strategy in STRATEGIES:
     for seed in SEEDS:
         data = k_per_class(*pool, k=5, seed=seed)
-        start, net = (copy.deepcopy(pretrained) for _ in range(2))
+        start, net = copy.deepcopy(pretrained), copy.deepcopy(pretrained)
         for m in (start, net):
             replace_head(m, 10, generator=seed + 1)
         fine_tune(start, data, strategy, steps=1, lr=0.0, seed=seed)
@@ -292,10 +275,8 @@ save(fig, "learning_curves.png")
 # %% [markdown]
 # ## 5. What we found
 #
-# The sentences below are printed from the verdicts above, never typed in advance: rerun on
-# another data set and they change with the numbers. "Read together" means Holm's correction
-# over every gain of the table; a single interval is read on its own only when it was planned
-# on its own (the shrink comparison).
+# Printed from the verdicts above, never typed in advance: on another data set they change
+# with the numbers. "Read together": Holm's correction over every gain of the table.
 
 # %%
 for strategy in STRATEGIES[1:]:
@@ -312,8 +293,6 @@ print(f"conclusion: does scratch catch up with full fine-tuning at the largest k
       f"{answer[last['verdict_holm']]}; {summary_reading(f'full k={KS[-1]}', last, family)}")
 
 # %% [markdown]
-# Lesson 9 shows targets where transfer *hurts*.
-#
 # ## 6. Exercises (they grade themselves)
 #
 # **06.1** Write the paired 95% interval yourself: `(low, high)` for a list of paired

@@ -46,8 +46,9 @@ _HOLM_WORDS = {"helped": "helped", "hurt": "hurt", "no_difference": "no detectab
 def reading(label, interval, holm=None, family=None, scale=100, unit="points", meaning=None):
     """One result read in words, the way every lesson prints it, for example
 
-        full k=5: +2.8 [+2.1, +3.4] points → helped (interval above 0) | Holm over 8: helped (adjusted p = 0.012)
+        full k=5: +2.8 [+2.1, +3.4] points → helped (interval above 0) | Holm over 8: helped (...)
 
+    where the Holm part reads "helped (adjusted p = 0.012)".
     ``interval``: a ``stats.Interval``, read by ``stats.verdict``; ``holm``: its
     ``stats.Comparison`` in a family of ``family`` comparisons read together (``stats.holm_verdicts``),
     or None. Numbers are multiplied by ``scale`` (100: accuracy in points). ``meaning`` maps a

@@ -61,7 +61,11 @@ EXPECTED = {
     "06_pretrain_and_fine_tune": (
         [r"source risk 2\.3\d\d -> \d\.\d+ in 300 steps", r"replace_head: 10 outputs -> 10 outputs",
          r"n = 50: fine-tuned \d+\.\d%, from scratch \d+\.\d%", r"gain vs scratch \[95% CI\]",
-         r"better performance\? full gain over scratch", r"less data\? full", r"less compute\? k=5"],
+         r"three seeds: t\(0\.975, 2\) = 4\.30", r"intervals with t\(0\.975, 2\): 9\d\.\d% of 20,000",
+         r"Holm by hand: p = \(0\.01, 0\.04, 0\.03, 0\.005\) -> \[0\.03 +0\.06 +0\.06 +0\.02\]",
+         r"better performance\? full k=5: ", r"less data\? full", r"less compute\? k=5",
+         r"conclusion: full vs scratch, read together \(Holm over \d+\)",
+         r"\[exercise 06\.1\] not attempted yet"],
         ["learning_curves.png"]),
     "07_strategies": (
         [r"frozen body\.2 has a gradient: False \| body\.0 below it still gets one: True",
@@ -100,6 +104,67 @@ def run_lesson(path, cwd, **extra_env):
     seconds = time.perf_counter() - started
     assert proc.returncode == 0, f"{path.name} failed after {seconds:.1f}s:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout, seconds
+
+
+# A result read in words, as lessons/_lesson.py's `reading` prints it:
+#   LABEL: +2.8 [+2.1, +3.4] UNIT → helped (...)[: meaning] | Holm over 8: helped (adjusted p = 0.012)
+READING = re.compile(
+    r"^(?P<label>.+?): (?P<estimate>[+-]\d+\.\d+) \[(?P<low>[+-]\d+\.\d+), (?P<high>[+-]\d+\.\d+)\] [^→\n]*"
+    r"→ (?P<verdict>helped|hurt|no detectable difference|undecided)[^|\n]*"
+    r"(?:\| Holm over (?P<family>\d+): (?P<holm>helped|hurt|no detectable difference) "
+    r"\(adjusted p = (?P<p>\d\.\d+)\))?$", re.MULTILINE)
+
+
+def check_readings(output):
+    """Every printed verdict agrees with the numbers printed beside it; returns {label: (verdict, holm)}.
+
+    helped needs a lower bound >= 0 and hurt an upper bound <= 0 (printed, rounded to 0.1), no
+    detectable difference an interval holding 0; a Holm verdict of helped or hurt needs an
+    adjusted p <= 0.05 *and* the unadjusted interval on the same side of 0.
+    """
+    readings = {}
+    for m in READING.finditer(output):
+        low, high, where = float(m["low"]), float(m["high"]), m.group(0)
+        assert low <= float(m["estimate"]) <= high, f"estimate outside its interval: {where}"
+        expected = "helped" if low > 0 else "hurt" if high < 0 else "no detectable difference"
+        if low == 0.0 or high == 0.0:  # a bound that rounds to 0.0 can be read either way
+            either = "helped" if low == 0 else "hurt"
+            assert m["verdict"] in (expected, "no detectable difference", either), where
+        else:
+            assert m["verdict"] == expected, f"the verdict contradicts the printed interval: {where}"
+        if m["holm"]:
+            p = float(m["p"])
+            if m["holm"] == "no detectable difference":
+                assert p >= 0.0495, f"Holm says no difference with adjusted p <= 0.05: {where}"
+            else:
+                assert p <= 0.0505 and m["holm"] == m["verdict"], f"Holm's verdict contradicts: {where}"
+        assert m["label"] not in readings, f"two readings with one label: {m['label']}"
+        readings[m["label"]] = (m["verdict"], m["holm"])
+    return readings
+
+
+def check_conclusions_06(output, readings):
+    """The concluding sentences of lesson 6 list exactly the Holm verdicts of its table."""
+    for strategy in ("linear_probe", "full"):
+        sentence = re.search(rf"conclusion: {strategy} vs scratch, read together \(Holm over \d+\): (.+)",
+                             output).group(1)
+        listed = re.findall(r"(helped|hurt|no detectable difference) at k = ([\d, ]+)", sentence)
+        stated = {k: words for words, ks in listed for k in ks.split(", ")}
+        printed = {label.rsplit("k=", 1)[1]: holm for label, (_, holm) in readings.items()
+                   if label.startswith(f"better performance? {strategy} k=")}
+        assert printed and stated == printed, \
+            f"lesson 6 concludes {stated} for {strategy}, its table says {printed}"
+    last = re.search(r"catch up with full fine-tuning at the largest k = (\d+)\? ([^;]+);", output)
+    holm = readings[f"better performance? full k={last[1]}"][1]
+    expected = {"helped": "no, full fine-tuning is still ahead", "hurt": "scratch is ahead",
+                "no detectable difference": "within noise: no detectable difference"}[holm]
+    assert last[2] == expected, f"lesson 6 answers {last[2]!r}, its Holm verdict is {holm!r}"
+
+
+# lesson -> the check that its concluding sentences follow from the readings it printed
+CONCLUSIONS = {"06_pretrain_and_fine_tune": check_conclusions_06}
+# lessons that read results in words: each prints at least this many readings
+READINGS_AT_LEAST = {"06_pretrain_and_fine_tune": 6}
 
 
 def check_figures(folder, names):
@@ -141,6 +206,11 @@ def test_lesson_runs_in_quick_mode(path, tmp_path):
     for pattern in patterns:
         assert re.search(pattern, output), f"{path.name}: expected /{pattern}/ in its output:\n{output}"
     check_figures(tmp_path / "figures" / path.stem[:2], figures)
+    readings = check_readings(output)
+    enough = READINGS_AT_LEAST.get(path.stem, 0)
+    assert len(readings) >= enough, f"{path.name} printed {len(readings)} readings, expected >= {enough}"
+    if path.stem in CONCLUSIONS:
+        CONCLUSIONS[path.stem](output, readings)
     assert seconds < 120, f"{path.name} took {seconds:.0f}s in quick mode"
 
 
