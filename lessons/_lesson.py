@@ -43,7 +43,7 @@ def figures(lesson):
 _HOLM_WORDS = {"helped": "helped", "hurt": "hurt", "no_difference": "no detectable difference"}
 
 
-def reading(label, interval, holm=None, family=None, scale=100, unit="points", meaning=None):
+def reading(label, interval, holm=None, family=None, scale=100, unit="points", meaning=None, digits=1):
     """One result read in words, the way every lesson prints it, for example
 
         full k=5: +2.8 [+2.1, +3.4] points → helped (interval above 0) | Holm over 8: helped (...)
@@ -51,16 +51,17 @@ def reading(label, interval, holm=None, family=None, scale=100, unit="points", m
     where the Holm part reads "helped (adjusted p = 0.012)".
     ``interval``: a ``stats.Interval``, read by ``stats.verdict``; ``holm``: its
     ``stats.Comparison`` in a family of ``family`` comparisons read together (``stats.holm_verdicts``),
-    or None. Numbers are multiplied by ``scale`` (100: accuracy in points). ``meaning`` maps a
+    or None. Numbers are multiplied by ``scale`` (100: accuracy in points) and printed with
+    ``digits`` decimals. ``meaning`` maps a
     verdict code to what it means for this comparison ("helped": "the edge shrinks"), printed
     after the verdict. tests/test_lessons.py reads these lines back and checks every verdict
     against the numbers printed beside it.
     """
     if np.isnan(interval.low):
-        numbers = f"{scale * interval.estimate:+.1f} [no interval: {interval.n} seed]"
+        numbers = f"{scale * interval.estimate:+.{digits}f} [no interval: {interval.n} seed]"
     else:
-        numbers = (f"{scale * interval.estimate:+.1f} [{scale * interval.low:+.1f}, "
-                   f"{scale * interval.high:+.1f}]")
+        numbers = (f"{scale * interval.estimate:+.{digits}f} [{scale * interval.low:+.{digits}f}, "
+                   f"{scale * interval.high:+.{digits}f}]")
     verdict = interval.verdict()
     line = f"{label}: {numbers} {unit} → {verdict.text}"
     if meaning and verdict.code in meaning:

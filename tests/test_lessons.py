@@ -70,12 +70,16 @@ EXPECTED = {
     "07_strategies": (
         [r"frozen body\.2 has a gradient: False \| body\.0 below it still gets one: True",
          r"group body\.0\s+lr 2\.50e-04", r"L2-SP gradient vs alpha\*\(theta - theta0\): max error",
-         r"linear_probe\s+\d+\.\d ± \d+\.\d .* 0\.000\s+0\.000", r"best strategy here: k=5"],
+         r"linear_probe\s+\d+\.\d ± \d+\.\d .* 0\.000\s+0\.000", r"gain over scratch: lp_ft k=5: ",
+         r"drift of body\.0 at k=5, largest \(\w+\) minus runner-up",
+         r"conclusion: validation picks at k=5: ",
+         r"\[exercise 07\.1\] not attempted yet"],
         ["strategies.png"]),
     "08_four_kinds": (
         [r"reconstruction MSE after 200 steps", r"k-means on pixels\s+\(\s*\d+ dims\): ARI",
          r"supervised -> supervised\s+accuracy \(k=5\)", r"unsupervised -> unsupervised\s+reconstruction MSE",
-         r"mean gain over 2 seeds"],
+         r"conclusion: supervised -> supervised, accuracy \(k=5\): ",
+         r"\[exercise 08\.1\] not attempted yet"],
         ["denoising_autoencoder.png", "four_kinds.png"]),
     "09_when_transfer_fails": (
         [r"pixels permuted\s+ARI of k-means on pixels", r"rotated 90°\s+linear_probe\s+5",
@@ -118,7 +122,7 @@ READING = re.compile(
 def check_readings(output):
     """Every printed verdict agrees with the numbers printed beside it; returns {label: (verdict, holm)}.
 
-    helped needs a lower bound >= 0 and hurt an upper bound <= 0 (printed, rounded to 0.1), no
+    helped needs a lower bound >= 0 and hurt an upper bound <= 0 (as printed, rounded), no
     detectable difference an interval holding 0; a Holm verdict of helped or hurt needs an
     adjusted p <= 0.05 *and* the unadjusted interval on the same side of 0.
     """
@@ -127,7 +131,7 @@ def check_readings(output):
         low, high, where = float(m["low"]), float(m["high"]), m.group(0)
         assert low <= float(m["estimate"]) <= high, f"estimate outside its interval: {where}"
         expected = "helped" if low > 0 else "hurt" if high < 0 else "no detectable difference"
-        if low == 0.0 or high == 0.0:  # a bound that rounds to 0.0 can be read either way
+        if low == 0 or high == 0:  # a bound that rounds to 0 can be read either way
             either = "helped" if low == 0 else "hurt"
             assert m["verdict"] in (expected, "no detectable difference", either), where
         else:
@@ -161,10 +165,35 @@ def check_conclusions_06(output, readings):
     assert last[2] == expected, f"lesson 6 answers {last[2]!r}, its Holm verdict is {holm!r}"
 
 
+def check_conclusions_07(output, readings):
+    """Lesson 7 calls 'within noise' of the validation pick exactly the rivals Holm cannot separate."""
+    pattern = (r"conclusion: validation picks at k=(\d+): ([\w =]+?) \(.*?"
+               r"within noise of it \(Holm over \d+\): ([\w, ]+);")
+    for k, pick, stated in re.findall(pattern, output):
+        first = pick.split(" = ")[0]
+        rivals = {label.rsplit(" minus ", 1)[1]: holm for label, (_, holm) in readings.items()
+                  if label.startswith(f"validation k={k}: {first} minus ")}
+        tied = sorted(s for s, holm in rivals.items() if holm != "helped")
+        assert rivals and sorted(stated.split(", ")) == (tied or ["none"]), \
+            f"lesson 7 says {stated} are within noise of {first} at k={k}; its readings say {tied}"
+
+
+def check_conclusions_08(output, readings):
+    """Each of lesson 8's conclusions repeats the Holm verdict of the row it names."""
+    words = {"transfer helped": "helped", "transfer hurt": "hurt"}
+    found = re.findall(r"conclusion: (.+?): (transfer helped|transfer hurt|no detectable difference) .*",
+                       output)
+    assert len(found) == 6, f"lesson 8 printed {len(found)} conclusions, expected one per row of its table"
+    for row, said in found:
+        holm = next(h for label, (_, h) in readings.items() if label.startswith(f"{row}, vs "))
+        assert words.get(said, said) == holm, f"lesson 8 concludes {said!r} for {row}; Holm says {holm!r}"
+
+
 # lesson -> the check that its concluding sentences follow from the readings it printed
-CONCLUSIONS = {"06_pretrain_and_fine_tune": check_conclusions_06}
+CONCLUSIONS = {"06_pretrain_and_fine_tune": check_conclusions_06, "07_strategies": check_conclusions_07,
+               "08_four_kinds": check_conclusions_08}
 # lessons that read results in words: each prints at least this many readings
-READINGS_AT_LEAST = {"06_pretrain_and_fine_tune": 6}
+READINGS_AT_LEAST = {"06_pretrain_and_fine_tune": 6, "07_strategies": 13, "08_four_kinds": 7}
 
 
 def check_figures(folder, names):

@@ -24,6 +24,11 @@ def test_kinds_command_measures_all_four_kinds(tmp_path):
         low, high = r["ci95"]  # the verdict reads the printed interval (stats.verdict)
         assert r["verdict"] == ("helped" if low > 0 else "hurt" if high < 0 else "no_difference")
         assert r["verdict_text"] in done.stdout
+        # the per-seed values the row summarises, in seed order (rows are compared paired by seed)
+        assert len(r["values"]) == len(r["baseline_values"]) == 2
+        assert np.isclose(r["mean"], np.mean(r["values"]))
+        assert np.isclose(r["std"], np.std(r["values"], ddof=1))
+        assert np.isclose(r["baseline_std"], np.std(r["baseline_values"], ddof=1))
     recon = next(r for r in rows if r["metric"] == "reconstruction MSE")
     assert recon["gain"] == recon["baseline_mean"] - recon["mean"]  # lower error is better
     assert "supervised -> unsupervised" in done.stdout

@@ -38,6 +38,8 @@ def _row(kind, metric, method, values, baseline_name, baseline_values, higher_is
     return {"kind": kind, "metric": metric, "method": method, "mean": float(values.mean()),
             "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
             "baseline": baseline_name, "baseline_mean": float(baseline_values.mean()),
+            "baseline_std": float(baseline_values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "values": values.tolist(), "baseline_values": baseline_values.tolist(),  # one per seed
             "gain": interval.estimate, "ci95": [interval.low, interval.high],
             "transfer_helped": bool(gain.mean() > 0),
             "significant": words.code in (stats.HELPED, stats.HURT),
@@ -49,6 +51,8 @@ def four_kinds(task, seeds=(0, 1, 2), k=5, hidden=128, pretrain_steps=1500, fine
     """Run the four kinds on one ``experiment.Task``; return one record per measured row.
 
     Gains are "higher is better": for reconstruction error the gain is baseline − transfer.
+    Each row keeps its per-seed ``values`` and ``baseline_values`` (in the order of ``seeds``),
+    so that rows can be compared with each other, paired by seed.
     """
     x_source, y_source = task.source
     x_train, y_train = task.target_train
