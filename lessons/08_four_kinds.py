@@ -173,9 +173,13 @@ for ax, (title, chosen) in zip(axes, panels):
     errors = [chosen[0]["baseline_std"]] + [r["std"] for r in chosen]
     for i, (value, error) in enumerate(zip(values, errors)):
         ax.errorbar(i, value, yerr=error, fmt="o", capsize=4, color="gray" if i == 0 else "C0")
+    for i, r in enumerate(chosen, start=1):  # the paired gain, which the seeds' spread hides
+        low, high = r["ci95"]
+        ax.annotate(f"gain {r['gain']:+.3f}\n[{low:+.3f}, {high:+.3f}]", (i, r["mean"]), fontsize=6,
+                    xytext=(6, 0), textcoords="offset points", va="center")
     ax.set_xticks(range(len(values)), labels, fontsize=7)
     ax.set_xlim(-0.5, len(values) - 0.5)
-    ax.set_title(f"{title}\nmean ± std over {len(SEEDS)} seeds", fontsize=9)
+    ax.set_title(f"{title}\nmean ± std over {len(SEEDS)} seeds; paired gain [95% CI]", fontsize=9)
 save(fig, "four_kinds.png")
 
 # %% [markdown]

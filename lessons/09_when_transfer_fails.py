@@ -12,21 +12,20 @@
 # # Lesson 9 — When transfer fails: data mismatch and negative transfer
 #
 # The FAQ (§6, question 4) names "data mismatch" as a limit of transfer learning: when the
-# target's data differ from the source's, the pretrained features may not fit. How badly?
-# Transfer can even do **worse** than training from scratch — *negative transfer*.
+# target's data differ from the source's, the pretrained features may not fit. Transfer can
+# even do **worse** than training from scratch — *negative transfer*.
 #
-# To call it negative we need more than one unlucky run. For each seed $s$ we pair the
-# transfer run with the scratch run on the same labelled examples, $d_s = \text{acc}^{\text{transfer}}_s
-# - \text{acc}^{\text{scratch}}_s$, and report the mean gain with its 95% confidence interval
+# One source for every target: classes 0–4, clean. Four targets, each a step further away:
 #
-# $$\bar d \pm t_{0.975,\,S-1}\,\frac{s_d}{\sqrt{S}}$$
+# | target | classes | images | role |
+# |---|---|---|---|
+# | no change | the source's own classes 0–4 | other images, as they are | control: transfer must help here |
+# | new classes | classes 5–9 | as they are | the baseline: what changing the classes costs |
+# | rotated 90° | classes 5–9 | rotated (`transforms.rotate90`) | new classes *and* a mismatch |
+# | pixels permuted | classes 5–9 | one fixed shuffle, $x'_j = x_{\pi(j)}$ | new classes *and* foreign input |
 #
-# (`experiment.confidence_interval`). Transfer is flagged NEGATIVE when the whole interval lies
-# below zero (`experiment.summarize`), helpful when it lies above, and unproven otherwise.
-#
-# The source is always the same: classes 0–4, clean. The targets are classes 5–9, then
-# rotated by 90°, then with their pixels shuffled by one fixed permutation — the same
-# information for a network trained from scratch, foreign to a pretrained one.
+# A mismatch is measured *against the new-classes row*: the rotated target changes the
+# classes too, so only its loss beyond the new-classes loss can be blamed on the rotation.
 #
 # Run it: `python lessons/09_when_transfer_fails.py` (figures go to `figures/09/`).
 
@@ -35,15 +34,14 @@ import copy
 import os
 
 import numpy as np
-from _lesson import QUICK, figures, plt
+from _lesson import QUICK, figures, plt, reading
 
-from minitransfer import nn
+from minitransfer import nn, stats
 from minitransfer.clustering import adjusted_rand_index, kmeans
-from minitransfer.data import k_per_class
-from minitransfer.experiment import make_task, summarize
+from minitransfer.data import digits, k_per_class, mnist_family, train_test_split
+from minitransfer.experiment import Task, make_task
 from minitransfer.train import evaluate
-from minitransfer.transfer import fine_tune, pretrain, replace_head
-from minitransfer.transfer.kinds import features
+from minitransfer.transfer import features, fine_tune, pretrain, replace_head
 
 FIGURES, save = figures("09")
 SEEDS = [0, 1] if QUICK else [0, 1, 2, 3]
@@ -53,29 +51,46 @@ STRATEGIES = ["scratch", "linear_probe", "full"]
 
 
 # %% [markdown]
-# ## 1. The source and three targets
+# ## 1. The source and the four targets
 #
 # `experiment.make_task(data, target)` cuts one data set in two: the source task is classes
-# 0–4, the target task classes 5–9 (relabelled 0–4), transformed by `target`
-# (`data.transforms.rotate90`, `data.transforms.permute_pixels`: $x'_j = x_{\pi(j)}$).
+# 0–4 of its training half, the target task classes 5–9 (relabelled 0–4), transformed by
+# `target`. The control target is built here from the *held-out* images of classes 0–4,
+# which pretraining never saw: half of them to draw the $k$ examples from, half to test on.
 
 # %%
+def control_task(source):
+    """Other images of the source classes: a target that shares everything with the source."""
+    if DATA == "fashion":
+        held = mnist_family(os.environ.get("MINITRANSFER_FASHION_DIR"), name="fashion", split="test")
+        x, y = held.x, held.y
+    else:
+        d = digits()
+        _, x, _, y = train_test_split(d.x, d.y, test_fraction=0.5, seed=0)  # make_task's held-out half
+    x, y = x[y < 5], y[y < 5]
+    x_pool, x_test, y_pool, y_test = train_test_split(x, y, test_fraction=0.5, seed=3)
+    return Task("no change", source, (x_pool, y_pool), (x_test, y_test), 5, 5)
+
+
 TARGETS = [("new classes", "none"), ("rotated 90°", "rotate"), ("pixels permuted", "permute")]
 root = os.environ.get("MINITRANSFER_FASHION_DIR")  # None: Debian's folder
 try:
     tasks = {name: make_task("fashion", target, data_dir=root) for name, target in TARGETS}
+    DATA = "fashion"
     print("Fashion-MNIST: source = T-shirt/top, Trouser, Pullover, Dress, Coat (clothing);\n"
           "new classes = Sandal, Shirt, Sneaker, Bag, Ankle boot (mostly footwear and bags)")
 except FileNotFoundError as error:
     print(f"Fashion-MNIST not found ({error}).\nFalling back to the 8x8 digits bundled with "
           f"scikit-learn: source = digits 0-4, new classes = digits 5-9.")
     tasks = {name: make_task("digits", target) for name, target in TARGETS}
+    DATA = "digits"
 source = tasks["new classes"].source  # the same clean classes 0-4 for every target
+tasks = {"no change": control_task(source), **tasks}
 dim = source[0].shape[1]
 side = int(np.sqrt(dim))
-fig, axes = plt.subplots(4, 5, figsize=(6, 5))
-rows = [("source", source[0])] + [(n, t.target_test[0]) for n, t in tasks.items()]
-for i, (name, images) in enumerate(rows):
+fig, axes = plt.subplots(5, 5, figsize=(6, 6))
+shown = [("source", source[0])] + [(name, task.target_test[0]) for name, task in tasks.items()]
+for i, (name, images) in enumerate(shown):
     for j in range(5):
         axes[i, j].imshow(images[j * 97].reshape(side, side), cmap="gray_r")
         axes[i, j].axis("off")
@@ -85,36 +100,51 @@ save(fig, "targets.png")
 # %% [markdown]
 # ## 2. A check before any fine-tuning: do the features fit the target?
 #
-# Without a single target label we can ask whether the pretrained features organise the
-# target images: cluster them with k-means in feature space and in pixel space, and compare
-# the adjusted Rand index with the true classes (lesson 8). Features that cluster the target
-# *worse* than raw pixels are a warning sign. (k-means on pixels scores the same on all three
-# targets: rotating or permuting pixels changes no distance between two images. A network
-# trained from scratch sees the same information; only a pretrained one notices the change.)
+# Without a single target label: cluster the target's images with k-means in the pretrained
+# feature space and in pixel space, and compare each clustering with the true classes by the
+# adjusted Rand index (lesson 8). The gain is ARI(features) − ARI(pixels), paired by seed
+# (each seed its own pretrained body and k-means start). The **no change** target is the
+# positive control: there the features were trained on exactly these classes, so a check
+# that cannot see a gain there is blind. (k-means on pixels scores the same on the last three
+# targets: rotating or permuting pixels changes no distance between two images.) Then: does
+# the check *separate* the mismatched targets from the new-classes baseline?
 
 # %%
-bases = {}  # one pretrained network per seed, shared by the three targets
+bases = {}  # one pretrained network per seed, shared by every target
 for seed in SEEDS:
     bases[seed] = nn.MLP([dim, 128, 5], generator=seed)
     pretrain(bases[seed], source, steps=PRETRAIN_STEPS, seed=seed)
     print(f"seed {seed}: pretrained, source accuracy {evaluate(bases[seed], source)['accuracy']:.1%}")
+ari_gain = {}
 for name, task in tasks.items():
     x, y = task.target_test[0][:400], task.target_test[1][:400]
-    ari_pixels = adjusted_rand_index(y, kmeans(x, 5, seed=0)[0])
-    ari_features = adjusted_rand_index(y, kmeans(features(bases[0], x), 5, seed=0)[0])
-    print(f"{name:<16} ARI of k-means on pixels {ari_pixels:.3f}, on pretrained features {ari_features:.3f}")
+    pixels = [adjusted_rand_index(y, kmeans(x, 5, seed=s)[0]) for s in SEEDS]
+    feats = [adjusted_rand_index(y, kmeans(features(bases[s], x, layer=-1), 5, seed=s)[0]) for s in SEEDS]
+    ari_gain[name] = np.subtract(feats, pixels)
+    print(f"{name:<16} ARI of k-means on pixels {np.mean(pixels):.3f}, "
+          f"on pretrained features {np.mean(feats):.3f}")
+checks = stats.holm_verdicts(list(ari_gain.values()))
+for name, holm in zip(tasks, checks):
+    print(reading(f"label-free check, {name}: ARI features minus pixels", holm.interval, holm, len(checks),
+                  scale=1, digits=3, unit="ARI"))
+apart = stats.holm_verdicts([ari_gain[name] - ari_gain["new classes"] for name, _ in TARGETS[1:]])
+for (name, _), holm in zip(TARGETS[1:], apart):
+    print(reading(f"label-free check, {name} minus new classes", holm.interval, holm, len(apart),
+                  scale=1, digits=3, unit="ARI"))
 
 # %% [markdown]
-# ## 3. Transfer vs scratch on each target, with confidence intervals
+# ## 3. Transfer vs scratch on each target
 #
 # For every seed, target, $k$ and strategy: a copy of that seed's pretrained network gets a
 # new head and is fine-tuned on $k$ labelled target examples per class (the same examples for
-# every strategy), then evaluated on the target's held-out test set.
+# every strategy and, on the last three targets, the same images transformed), then scored on
+# the target's held-out test set. Each gain is paired by seed; all of them are read together
+# (Holm). Then the mismatch itself: each mismatched target's gain minus the new-classes gain,
+# paired by seed (same bodies, same examples), read together.
 
 # %%
-summaries = {}
+acc = {}  # (target, strategy, k, seed) -> held-out accuracy
 for name, task in tasks.items():
-    results = []
     for seed, base in bases.items():
         for k in KS:
             x_k, y_k = k_per_class(*task.target_train, k, seed=seed)
@@ -122,55 +152,90 @@ for name, task in tasks.items():
                 net = copy.deepcopy(base)
                 replace_head(net, task.target_classes, generator=seed + 1)
                 fine_tune(net, (x_k, y_k), strategy, steps=FINETUNE_STEPS, seed=seed)
-                results.append({"strategy": strategy, "k": k, "seed": seed, "curve": [],
-                                "accuracy": evaluate(net, task.target_test)["accuracy"]})
-    summaries[name] = summarize(results)
+                acc[(name, strategy, k, seed)] = evaluate(net, task.target_test)["accuracy"]
+
+
+def gain(name, strategy, k):
+    return np.array([acc[(name, strategy, k, s)] - acc[(name, "scratch", k, s)] for s in SEEDS])
+
+
+print(f"{'target':<16} {'k':>3}  " + "  ".join(f"{s + ' %':>13}" for s in STRATEGIES))
+for name in tasks:
+    for k in KS:
+        print(f"{name:<16} {k:>3}  " + "  ".join(
+            f"{100 * np.mean([acc[(name, s, k, i)] for i in SEEDS]):>6.1f} ± "
+            f"{100 * np.std([acc[(name, s, k, i)] for i in SEEDS], ddof=1):>3.1f}" for s in STRATEGIES))
+rows = [(name, s, k) for name in tasks for s in STRATEGIES[1:] for k in KS]
+gains = stats.holm_verdicts([gain(*r) for r in rows])
+for (name, s, k), holm in zip(rows, gains):
+    print(reading(f"gain over scratch: {name}, {s}, k={k}", holm.interval, holm, len(rows)))
+extra = [(name, s, k) for name, _ in TARGETS[1:] for s in STRATEGIES[1:] for k in KS]
+mismatch = stats.holm_verdicts([gain(n, s, k) - gain("new classes", s, k) for n, s, k in extra])
+for (name, s, k), holm in zip(extra, mismatch):
+    print(reading(f"mismatch: {name} minus new classes, {s}, k={k}", holm.interval, holm, len(extra),
+                  meaning={"hurt": f"{name} loses more than the new classes alone",
+                           "helped": f"{name} loses less than the new classes alone",
+                           "no_difference": "no detectable extra loss"}))
 
 # %%
-print(f"{'target':<16} {'strategy':<13} {'k':>3}  accuracy %   gain vs scratch [95% CI]  verdict")
-for name, summary in summaries.items():
-    for r in summary:
-        accuracy = f"{100 * r['mean']:5.1f} ± {100 * r['std']:3.1f}"
-        if r["strategy"] == "scratch":
-            print(f"{name:<16} {r['strategy']:<13} {r['k']:>3}  {accuracy}")
-            continue
-        low, high = r["ci95"]
-        verdict = "NEGATIVE transfer" if r["negative_transfer"] else \
-            "transfer helped" if low > 0 else "no clear difference"
-        print(f"{name:<16} {r['strategy']:<13} {r['k']:>3}  {accuracy}  {100 * r['gain_vs_scratch']:+6.1f} "
-              f"[{100 * low:+6.1f}, {100 * high:+6.1f}]  {verdict}")
-negatives = [f"{name}/{r['strategy']}/k={r['k']}" for name, s in summaries.items() for r in s
-             if r["negative_transfer"]]
-print(f"negative transfer detected in {len(negatives)} of "
-      f"{sum(r['strategy'] != 'scratch' for s in summaries.values() for r in s)} comparisons: "
-      + (", ".join(negatives) or "none"))
-
-# %%
-fig, ax = plt.subplots(figsize=(8, 3.6))
-labels, x_pos = [], 0
-for name, summary in summaries.items():
-    for r in summary:
-        if r["strategy"] == "scratch":
-            continue
-        gain, (low, high) = 100 * r["gain_vs_scratch"], r["ci95"]
-        color = "C3" if r["negative_transfer"] else "C2" if low > 0 else "C7"
-        ax.errorbar(x_pos, gain, yerr=[[gain - 100 * low], [100 * high - gain]], fmt="o", color=color,
-                    capsize=3)
-        labels.append(f"{name}\n{r['strategy']} k={r['k']}")
-        x_pos += 1
+fig, ax = plt.subplots(figsize=(9, 3.8))
+for x_pos, holm in enumerate(gains):
+    g, i = 100 * holm.interval.estimate, holm.interval
+    color = {"hurt": "C3", "helped": "C2"}.get(holm.verdict.code, "C7")
+    ax.errorbar(x_pos, g, yerr=[[g - 100 * i.low], [100 * i.high - g]], fmt="o", color=color, capsize=3)
 ax.axhline(0, color="black", lw=0.8)
-ax.set_xticks(range(len(labels)), labels, fontsize=6, rotation=60, ha="right")
-ax.set_ylabel("gain over scratch (points)")
-ax.set_title("Red: negative transfer (95% CI below 0); green: CI above 0; grey: unproven")
+ax.set_xticks(range(len(rows)), [f"{n}\n{s} k={k}" for n, s, k in rows], fontsize=6, rotation=60, ha="right")
+ax.set_ylabel("gain over scratch (points, 95% CI)")
+ax.set_title(f"Red: hurt, green: helped (Holm over {len(rows)}); grey: no detectable difference")
 save(fig, "gains.png")
 
 # %% [markdown]
-# **Reading the results.** A *frozen* pretrained body (linear probe) is the first victim of
-# data mismatch: its features were shaped by the source, and a rotated or permuted target
-# breaks their spatial templates. Full fine-tuning can repair the features, so its loss is
-# smaller — but it only rarely *gains* on a mismatched target: the pretrained start is then
-# no better than a random one. The fix is not a cleverer optimiser but a better-matched
-# source (lesson 6) or no transfer at all (lesson 10 asks how to decide).
+# ## 4. What we found
 #
-# **Try it:** compare `make_task(..., "jitter")` (a target that *shares* the source's
-# structure, with a shift-augmented source) with the three targets above.
+# Printed from the verdicts above (Holm-corrected, as read together): the control first
+# (can the method see a gain where there must be one?), then the baseline, then the mismatch
+# beyond it, then the label-free check.
+
+# %%
+verdict_of = {row: holm.verdict.code for row, holm in zip(rows, gains)}
+said = {"helped": "helped", "hurt": "hurt (negative transfer)", "no_difference": "no detectable difference"}
+for name in tasks:
+    print(f"conclusion: {name}: " + "; ".join(f"{s} k={k} {said[verdict_of[(name, s, k)]]}"
+                                              for s in STRATEGIES[1:] for k in KS))
+beyond = {"hurt": "an extra loss", "helped": "a smaller loss", "no_difference": "no detectable extra loss"}
+for (name, s, k), holm in zip(extra, mismatch):
+    print(f"conclusion: beyond the new classes, {name} ({s}, k={k}): {beyond[holm.verdict.code]}")
+sees = {"helped": "sees", "hurt": "sees (worse than pixels)", "no_difference": "does not see"}
+told_apart = [n for (n, _), h in zip(TARGETS[1:], apart) if h.verdict.code != stats.NO_DIFFERENCE]
+not_apart = [n for (n, _), h in zip(TARGETS[1:], apart) if h.verdict.code == stats.NO_DIFFERENCE]
+print(f"conclusion: the label-free check {sees[checks[0].verdict.code]} the control's fit; it separates "
+      f"{', '.join(told_apart) or 'neither'} from the new classes, and cannot separate "
+      f"{', '.join(not_apart) or 'neither'}")
+negatives = [f"{n}/{s}/k={k}" for (n, s, k), h in zip(rows, gains) if h.verdict.code == stats.HURT]
+print(f"negative transfer detected in {len(negatives)} of {len(rows)} comparisons: "
+      f"{', '.join(negatives) or 'none'}")
+
+# %% [markdown]
+# ## 5. Exercise (it grades itself)
+#
+# A permuted image holds the same pixels in other places. A pretrained body can read it
+# exactly as it read the original — if you know $\pi$ and move the columns of its first
+# weight matrix. **09.1** Write `permute_first_layer(weight, permutation)`: the weight
+# $W'$ (shape out × D) with $W'x' = Wx$ for every image $x$ and its permuted copy
+# $x'_j = x_{\pi(j)}$ (`transforms.permute_pixels`). Fine-tuning has to discover that rewiring
+# from $k$ examples per class.
+
+# %%
+from exercises import lesson09  # noqa: E402
+
+
+def permute_first_layer(weight, permutation):
+    """W' such that W' @ x[permutation] == W @ x for every x."""
+    raise NotImplementedError  # your code here
+
+
+lesson09.check_permute_first_layer(permute_first_layer)
+
+# %% [markdown]
+# **Try it:** add `("inverted", "invert")` to `TARGETS` (`transforms.invert`: dark becomes
+# light) and see where it falls between the control and the baseline.

@@ -82,8 +82,14 @@ EXPECTED = {
          r"\[exercise 08\.1\] not attempted yet"],
         ["denoising_autoencoder.png", "four_kinds.png"]),
     "09_when_transfer_fails": (
-        [r"pixels permuted\s+ARI of k-means on pixels", r"rotated 90°\s+linear_probe\s+5",
-         r"negative transfer detected in \d+ of 6 comparisons"],
+        [r"pixels permuted\s+ARI of k-means on pixels",
+         r"label-free check, no change: ARI features minus pixels",
+         r"label-free check, rotated 90° minus new classes",
+         r"gain over scratch: rotated 90°, linear_probe, k=5",
+         r"mismatch: pixels permuted minus new classes, linear_probe, k=5",
+         r"conclusion: the label-free check (sees|does not see)",
+         r"negative transfer detected in \d+ of 8 comparisons",
+         r"\[exercise 09\.1\] not attempted yet"],
         ["targets.png", "gains.png"]),
     "10_faq_experiments": (
         [r"pretraining\s+0 steps -> fine-tuned accuracy", r"pretraining\s+300 steps",
@@ -189,11 +195,35 @@ def check_conclusions_08(output, readings):
         assert words.get(said, said) == holm, f"lesson 8 concludes {said!r} for {row}; Holm says {holm!r}"
 
 
+def check_conclusions_09(output, readings):
+    """Lesson 9's conclusions repeat the Holm verdicts of the gains and mismatches they name."""
+    said = {"helped": "helped", "hurt (negative transfer)": "hurt",
+            "no detectable difference": "no detectable difference"}
+    targets = re.findall(r"^conclusion: (no change|new classes|rotated 90°|pixels permuted): (.+)$",
+                         output, re.MULTILINE)
+    assert len(targets) == 4, f"lesson 9 concludes on {len(targets)} targets, expected 4"
+    for target, parts in targets:
+        verdicts = re.findall(r"(\w+) k=(\d+) (helped|hurt \(negative transfer\)|no detectable difference)",
+                              parts)
+        assert verdicts, f"lesson 9's conclusion on {target} names no verdict: {parts}"
+        for strategy, k, words in verdicts:
+            holm = readings[f"gain over scratch: {target}, {strategy}, k={k}"][1]
+            assert said[words] == holm, f"lesson 9 says {target} {strategy} k={k} {words}; Holm says {holm}"
+    beyond = {"an extra loss": "hurt", "a smaller loss": "helped",
+              "no detectable extra loss": "no detectable difference"}
+    found = re.findall(r"conclusion: beyond the new classes, (.+?) \((\w+), k=(\d+)\): (.+)", output)
+    assert found, "lesson 9 does not conclude on the mismatch beyond the new classes"
+    for target, strategy, k, words in found:
+        holm = readings[f"mismatch: {target} minus new classes, {strategy}, k={k}"][1]
+        assert beyond[words] == holm, f"lesson 9 says {words} for {target}; Holm says {holm}"
+
+
 # lesson -> the check that its concluding sentences follow from the readings it printed
 CONCLUSIONS = {"06_pretrain_and_fine_tune": check_conclusions_06, "07_strategies": check_conclusions_07,
-               "08_four_kinds": check_conclusions_08}
+               "08_four_kinds": check_conclusions_08, "09_when_transfer_fails": check_conclusions_09}
 # lessons that read results in words: each prints at least this many readings
-READINGS_AT_LEAST = {"06_pretrain_and_fine_tune": 6, "07_strategies": 13, "08_four_kinds": 7}
+READINGS_AT_LEAST = {"06_pretrain_and_fine_tune": 6, "07_strategies": 13, "08_four_kinds": 7,
+                     "09_when_transfer_fails": 18}
 
 
 def check_figures(folder, names):
