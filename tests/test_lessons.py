@@ -94,7 +94,8 @@ EXPECTED = {
     "10_faq_experiments": (
         [r"pretraining\s+0 steps -> fine-tuned accuracy", r"pretraining\s+300 steps",
          r"permuted pixels, same classes: scratch", r"seed 1: validation picks",
-         r"reloaded weights identical: True"],
+         r"reloaded weights identical: True", r"more pretraining: 300 minus 100 steps: ",
+         r"answer 1: over-specialisation: ", r"\[exercise 10\.1\] not attempted yet"],
         ["first_layer_templates.png", "pretraining_budget.png"]),
     "11_gpu_with_cupy": (
         [r"(No usable GPU: .+|GPU found)", r"DEVICE = (cpu|cuda)", r"largest weight difference 0\.0",
@@ -218,12 +219,33 @@ def check_conclusions_09(output, readings):
         assert beyond[words] == holm, f"lesson 9 says {words} for {target}; Holm says {holm}"
 
 
+def check_conclusions_10(output, readings):
+    """Lesson 10's answers repeat the Holm verdicts of the comparisons they name."""
+    answers = re.findall(r"^answer 2: (.+?): (\w+) (helped|hurt|no detectable difference); (\w+) "
+                         r"(helped|hurt|no detectable difference)$", output, re.MULTILINE)
+    assert len(answers) == 3, f"lesson 10 answers question 2 for {len(answers)} targets, expected 3"
+    for target, first, said_first, second, said_second in answers:
+        for strategy, said in ((first, said_first), (second, said_second)):
+            holm = readings[f"{target}: {strategy} minus scratch"][1]
+            assert said == holm, f"lesson 10 says {target} {strategy} {said}; Holm says {holm}"
+    budgets = re.search(r"^answer 1: pretraining vs scratch \(Holm over the budgets\): (.+)$", output,
+                        re.MULTILINE)
+    for steps, said in re.findall(r"(\d+) steps (helped|hurt|no detectable difference)", budgets[1]):
+        holm = readings[f"pretraining {steps} steps minus 0 steps"][1]
+        assert said == holm, f"lesson 10 says {steps} steps {said}; Holm says {holm}"
+    lowered = [label for label, (_, holm) in readings.items()
+               if label.startswith("more pretraining") and holm == "hurt"]
+    assert ("over-specialisation: not detected" in output) == (not lowered), \
+        "lesson 10's over-specialisation answer contradicts its tests"
+
+
 # lesson -> the check that its concluding sentences follow from the readings it printed
 CONCLUSIONS = {"06_pretrain_and_fine_tune": check_conclusions_06, "07_strategies": check_conclusions_07,
-               "08_four_kinds": check_conclusions_08, "09_when_transfer_fails": check_conclusions_09}
+               "08_four_kinds": check_conclusions_08, "09_when_transfer_fails": check_conclusions_09,
+               "10_faq_experiments": check_conclusions_10}
 # lessons that read results in words: each prints at least this many readings
 READINGS_AT_LEAST = {"06_pretrain_and_fine_tune": 6, "07_strategies": 13, "08_four_kinds": 7,
-                     "09_when_transfer_fails": 18}
+                     "09_when_transfer_fails": 18, "10_faq_experiments": 9}
 
 
 def check_figures(folder, names):
