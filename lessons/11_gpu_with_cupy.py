@@ -167,5 +167,27 @@ loader = DataLoader(TensorDataset(target_x, target_y), batch_size=8, device=DEVI
 print("a batch from DataLoader(device=DEVICE) lives on", next(iter(loader))[0].device)
 
 # %% [markdown]
+# ## 5. Exercise (it grades itself): code that runs where the data lives
+#
+# **11.1** Write a numerically stable log-softmax along the last axis,
+# $\log\mathrm{softmax}(x)_i = x_i - m - \log\sum_j e^{x_j - m}$ with $m = \max_j x_j$, using only
+# the array's own namespace `xp = backend.namespace(x)` (`xp.max`, `xp.exp`, `xp.log`,
+# `xp.sum` with `axis=-1, keepdims=True`), never `np.` on the data: then the same function
+# runs on CuPy arrays on a GPU. The check runs it on NumPy arrays (float32 must stay float32,
+# logits of ±1000 must not overflow) and on `array_api_strict` arrays, the tests' CPU
+# stand-in for CuPy.
+
+# %%
+from exercises import lesson11  # noqa: E402
+
+
+def log_softmax(x):
+    """log softmax(x) along the last axis, computed with x's own array library."""
+    raise NotImplementedError  # your code here
+
+
+lesson11.check_log_softmax(log_softmax)
+
+# %% [markdown]
 # **Try it:** on a GPU machine, raise the hidden layer to 2048 units and watch the speed-up
 # grow: a bigger matrix product gives the GPU more to do per kernel launch.
