@@ -107,8 +107,8 @@ def _order_problem(name, order, root):
     return None
 
 
-def _compare(name, inputs, yours, engine):
-    for i, (t, mine, ref) in enumerate(zip(inputs, yours, engine)):
+def _compare(name, yours, engine):
+    for i, (mine, ref) in enumerate(zip(yours, engine)):
         mine = np.asarray(mine)
         if mine.shape != ref.shape or not np.allclose(mine, ref, rtol=1e-9, atol=1e-12):
             return f"on the {name} graph, input {i}: you give {np.round(mine, 6).tolist()}, " \
@@ -125,7 +125,7 @@ def check_topological_order(topological_order):
             order = attempted(answer(root))
             problem = _order_problem(name, order, root)
             if problem is None:
-                problem = _compare(name, inputs, _walk(list(order), root, inputs),
+                problem = _compare(name, _walk(list(order), root, inputs),
                                    _engine_gradients(make_graph))
             if problem:
                 return problem
@@ -147,7 +147,7 @@ def check_grad(grad):
             yours = attempted(answer(root, inputs))
             if not isinstance(yours, (list, tuple)) or len(yours) != len(inputs):
                 return f"on the {name} graph, expected a list of {len(inputs)} gradients, got {yours!r}"
-            problem = _compare(name, inputs, yours, _engine_gradients(make_graph))
+            problem = _compare(name, yours, _engine_gradients(make_graph))
             if problem:
                 return problem
         return None
