@@ -56,7 +56,8 @@ EXPECTED = {
         [r"initial risk 2\.3\d\d \(ln 10 = 2\.303\)", r"parameters: (101,770|9,610)",
          r"full gradient vs mean of \d+ batch gradients: max difference \d\.\de-\d\d",
          r"after 2 epochs: train risk \d\.\d+, test risk \d\.\d+, test accuracy \d+\.\d%",
-         r"lr 2\.0: risk after 100 steps"],
+         r"lr 2\.0: risk after 100 steps \d\.\d+, dead hidden units \d+ of 128",
+         r"lowest risk after 100 steps: lr", r"\[exercise 04\.1\] not attempted yet"],
         ["samples.png", "training.png", "mistakes.png"]),
     "05_the_document_program": (
         [r"new_task_net\.fc1 started equal to net\.fc1: False",
