@@ -64,7 +64,10 @@ EXPECTED = {
          r"missing keys \(the new head, freshly initialised\): \['fc2\.weight', 'fc2\.bias'\]",
          r"new_task_net\.fc1 now starts equal to net\.fc1: True",
          r"as written \(scratch\)\s+2 epochs", r"the missing line costs -?\d+\.\d points",
-         r"\d+,\d+ pretrained parameters reused"],
+         r"\d+,\d+ pretrained parameters reused", r"within 3/sqrt\(n\) = 0\.\d+ of 0",
+         r"pretraining: \d+ epochs x \d+ batches of 64 = [\d,]+ SGD steps",
+         r"gain at 2 - gain at 10\s+[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]",
+         r"(gap shrinks|gap grows|no detectable change in the gap)", r"\[exercise 05\.1\] not attempted yet"],
         ["as_written_vs_corrected.png"]),
     "06_pretrain_and_fine_tune": (
         [r"source risk 2\.3\d\d -> \d\.\d+ in 300 steps", r"replace_head: 10 outputs -> 10 outputs",
@@ -96,6 +99,30 @@ EXPECTED = {
          r"install|cupy-cuda|GPU found"],
         ["step_time.png"]),
 }
+
+
+def _lowest_risk_is_read_right(output):
+    """Lesson 04 names the learning rate whose printed risk is lowest."""
+    printed = re.findall(r"^lr ([\d.]+): risk after \d+ steps (\d\.\d+)", output, re.M)
+    risks = {lr: float(risk) for lr, risk in printed}
+    named = re.search(r"lowest risk after \d+ steps: lr ([\d.]+)", output).group(1)
+    assert named == min(risks, key=risks.get), f"lesson 04 names lr {named}, the printed risks are {risks}"
+
+
+def _gap_sentence_follows_its_verdict(output):
+    """Lesson 05's sentences about the gap follow the Holm verdicts printed above them."""
+    line = re.search(r"gain at \d+ - gain at \d+ .*", output).group(0)
+    cost = re.search(r"^  gain at \d+ epochs .*", output, re.M).group(0)
+    expected = {"helped": "gap shrinks", "hurt": "gap grows",
+                "no detectable": "no detectable change in the gap"}
+    for words, sentence in expected.items():
+        assert (f"  {words}" in line) == (sentence in output), f"lesson 05: {line!r} but not {sentence!r}"
+    assert ("helped (" in cost) == ("the transfer helped" in output), f"lesson 05: {cost!r}"
+
+
+# lesson -> functions that check a printed reading against the numbers printed with it
+READINGS = {"04_training_an_mlp": [_lowest_risk_is_read_right],
+            "05_the_document_program": [_gap_sentence_follows_its_verdict]}
 
 
 def run_lesson(path, cwd, **extra_env):
@@ -148,6 +175,8 @@ def test_lesson_runs_in_quick_mode(path, tmp_path):
     patterns, figures = EXPECTED[path.stem]
     for pattern in patterns:
         assert re.search(pattern, output), f"{path.name}: expected /{pattern}/ in its output:\n{output}"
+    for reading_agrees in READINGS.get(path.stem, []):
+        reading_agrees(output)
     check_figures(tmp_path / "figures" / path.stem[:2], figures)
     assert seconds < 120, f"{path.name} took {seconds:.0f}s in quick mode"
 
