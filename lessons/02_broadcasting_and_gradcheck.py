@@ -146,7 +146,7 @@ for name, fn in [("a * c (broadcast)", lambda a, c: a * c),
 #
 # Here is a multiplication whose author swapped the two gradients:
 # $\partial L/\partial a = g \odot a$ instead of the correct $g \odot b$ (`functions.Mul`).
-# The forward pass is right, so training would run — and quietly learn the wrong thing.
+# The forward pass is right, so training would run without an error — on wrong gradients.
 
 # %%
 class WrongMul(Function):
