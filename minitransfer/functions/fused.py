@@ -9,7 +9,7 @@ import numpy as np
 
 from minitransfer import backend
 from minitransfer.functions.function import Function
-from minitransfer.functions.matmul import _matmul_2d
+from minitransfer.functions.matmul import matmul_2d
 
 
 def _sum(x, axis=None, keepdims=False):
@@ -99,7 +99,7 @@ class Affine(Function):
         # The weight and bias gradients sum over all rows: view g and x as 2-D tables of rows.
         rows_g = g if g.ndim == 2 else xp.reshape(g, (-1, g.shape[-1]))
         rows_x = self.x if self.x.ndim == 2 else xp.reshape(self.x, (-1, self.x.shape[-1]))
-        grad_weight = _matmul_2d(rows_g.T, rows_x) if need_weight else None
+        grad_weight = matmul_2d(rows_g.T, rows_x) if need_weight else None
         if len(self.needs_input_grad) == 2:
             return grad_x, grad_weight
         return grad_x, grad_weight, _sum(rows_g, axis=0) if self.needs_input_grad[2] else None
