@@ -37,10 +37,19 @@ class CrossEntropy(Function):
     ℓᵢ = −log softmax(zᵢ)_{yᵢ} = logsumexp(zᵢ) − z_{i,yᵢ};  loss = (1/N) Σ ℓᵢ ("mean"), Σ ℓᵢ
     ("sum") or the vector ℓ ("none").
     dL/dzᵢ = gᵢ (softmax(zᵢ) − onehot(yᵢ)), with gᵢ = g/N for "mean" and g for "sum".
+    Labels outside [0, C) are refused here, for ``cross_entropy`` and ``nn.CrossEntropyLoss``
+    alike: the one-hot row of such a label is all zeros, which would silently add 0 to the loss.
     """
 
     def forward(self, logits, labels, reduction="mean"):
         xp = backend.namespace(logits)
+        classes = logits.shape[1]
+        if labels.shape[0]:  # NumPy's min()/max() methods: numpy.min's wrapper costs ~3 µs a step
+            low, high = ((int(labels.min()), int(labels.max())) if type(labels) is np.ndarray
+                         else (int(xp.min(labels)), int(xp.max(labels))))
+            if low < 0 or high >= classes:
+                raise ValueError(f"cross_entropy (CrossEntropyLoss): labels must lie in [0, {classes}) "
+                                 f"for logits with {classes} classes, got values from {low} to {high}")
         self.reduction = reduction
         shifted = logits - _max(logits, axis=1, keepdims=True)  # no overflow in exp
         self.softmax = xp.exp(shifted)
