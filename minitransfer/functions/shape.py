@@ -69,7 +69,7 @@ class IndexSelect(Function):
         xp = backend.namespace(x)
         n = x.shape[axis]
         if indices.size and (int(xp.min(indices)) < -n or int(xp.max(indices)) >= n):
-            raise IndexError(f"index: indices must lie in [{-n}, {n}) for axis {axis} of "
+            raise IndexError(f"index_select: indices must lie in [{-n}, {n}) for axis {axis} of "
                              f"size {n}, got values from {int(xp.min(indices))} to "
                              f"{int(xp.max(indices))}")
         self.shape, self.axis = x.shape, axis % x.ndim
