@@ -277,10 +277,10 @@ class Tensor:
         return F.Pow.apply(self, exponent=exponent)
 
     def __matmul__(self, other):
-        return F.MatMul.apply(self, self._lift(other))
+        return F.MatMul.apply(*self._operands(other))
 
     def __rmatmul__(self, other):
-        return F.MatMul.apply(self._lift(other), self)
+        return F.MatMul.apply(*self._operands(other, reverse=True))
 
     # comparisons give plain tensors: they have no gradient
     def __lt__(self, other):

@@ -350,11 +350,12 @@ def test_item8_the_gradient_of_x_to_the_power_0_is_0():
     (lambda a: a**0.5, "float32", [1.0, np.sqrt(2.0)]),
     (lambda a: a * mt.tensor([1.5, 1.5]), "float32", [1.5, 3.0]),
     (lambda a: a + mt.tensor(np.array([0.5, 0.5])), "float64", [1.5, 2.5]),
+    (lambda a: a @ mt.tensor([1.5, 0.5]), "float32", 2.5),  # NumPy 2 would give float64
     (lambda a: a * 3, "int64", [3, 6]),
     (lambda a: (a > 1) + 2, "int64", [2, 3]),  # a bool tensor plus an int: was True + True
     (lambda a: (a > 1) * 1.5, "float32", [0.0, 1.5]),
 ], ids=["int/float", "int/int", "int/int-tensor", "float/int", "int*float", "int-float", "int**float",
-        "int*float32-tensor", "int+float64-tensor", "int*int", "bool+int", "bool*float"])
+        "int*float32-tensor", "int+float64-tensor", "int@float32", "int*int", "bool+int", "bool*float"])
 def test_item8_integer_and_float_operands_promote_as_in_pytorch(compute, dtype, values):
     out = compute(mt.tensor([1, 2]))
     assert out.dtype == np.dtype(dtype)
