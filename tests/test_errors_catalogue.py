@@ -213,6 +213,79 @@ def test_T11_a_parameter_changed_in_place_outside_no_grad():
         w.add_(1.0)
     assert w.item() == 1.0 and w._version == 0
 
+def test_T12_the_truth_value_of_a_tensor_with_several_values():
+    a = mt.tensor([0.0, 0.0], requires_grad=True)
+    with raises(RuntimeError, "bool()", "2 values", "shape (2,)", "ambiguous", ".all()"):
+        if a == mt.tensor([1.0, 1.0]):
+            pass
+    with raises(RuntimeError, "0 values", "ambiguous"):
+        bool(mt.zeros(0))
+    assert a.grad is None and a.tolist() == [0.0, 0.0]
+
+
+def test_T13_iterating_a_0d_tensor_or_indexing_with_a_float_tensor():
+    x = mt.tensor(5.0, requires_grad=True)
+    with raises(TypeError, "iteration over a 0-d tensor"):
+        list(x)
+    with raises(TypeError, "index", "only integer tensors of a single element", "float32", "shape ()"):
+        [1, 2][x]
+    with raises(TypeError, "index", "only integer tensors of a single element", "int64", "shape (2,)"):
+        [1, 2][mt.tensor([0, 1])]
+    assert x.grad is None and x.item() == 5.0 and x._version == 0
+
+
+def test_T14_an_in_place_change_that_the_graph_cannot_record():
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 2.0
+    with raises(RuntimeError, "result of Mul that requires grad", "in place", "h = h * 2", "no_grad"):
+        h.mul_(3.0)
+    with raises(RuntimeError, "result of Mul that requires grad", "in place"):
+        h[0] = 0.0
+    x = mt.zeros(2)
+    with raises(RuntimeError, "setitem", "value requires grad", "value.detach()"):
+        x[0] = w[1]
+    assert h.tolist() == [2.0, 4.0] and h._version == 0 and x.tolist() == [0.0, 0.0]
+    assert x._version == 0 and w.grad is None
+
+
+def test_T15_a_saved_tensor_changed_through_detach():
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    w.detach().add_(1.0)  # the detached tensor shares w's data and version counter
+    with raises(RuntimeError, "backward()", "Mul", "modified in place", "version 0 -> 1"):
+        loss.backward()
+    assert w.grad is None
+
+
+def test_T16_a_saved_tensor_changed_by_setitem():
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 1.0
+    loss = (h * h).sum()
+    with mt.no_grad():
+        h[0] = 5.0
+    with raises(RuntimeError, "backward()", "Mul", "modified in place", "version 0 -> 1"):
+        loss.backward()
+    with raises(RuntimeError, "leaf tensor that requires grad", "in place", "no_grad"):
+        w[0] = 3.0
+    assert w.grad is None and w.tolist() == [1.0, 2.0] and w._version == 0
+
+
+def test_T17_from_numpy_of_something_else():
+    for data, received in (([1.0, 2.0], "list"), (mt.zeros(2), "Tensor")):
+        with raises(TypeError, "from_numpy", "expected a numpy.ndarray", f"got {received}"):
+            mt.from_numpy(data)
+
+
+def test_T18_an_index_outside_the_axis_or_of_floats():
+    x = mt.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    with raises(IndexError, "index 3 is out of bounds for axis 0 with size 3"):
+        x[[0, 3]]
+    with raises(IndexError, "index_select", "[-3, 3)", "axis 0 of size 3", "from 0 to 3"):
+        x.index_select(0, [0, 3])
+    with raises(TypeError, "index_select", "index must hold integers", "float64"):
+        x.index_select(0, np.array([0.0, 1.0]))
+    assert x.grad is None
+
 
 # ==== layers and losses =========================================================================
 @pytest.mark.parametrize("shape, received", [((32, 63), "(32, 63)"), ((2, 8, 8), "(2, 8, 8)")])
@@ -272,6 +345,16 @@ def test_L05_bad_labels(labels, error, words):
     logits = model(f32(2, 4))
     with raises(error, "CrossEntropyLoss", *words):
         nn.CrossEntropyLoss()(logits, labels)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("labels, words", [(np.array([0, 3]), "from 0 to 3"), ([-1, 2], "from -1 to 2")])
+def test_L13_labels_outside_the_classes_given_to_the_functional_cross_entropy(labels, words):
+    model = nn.MLP([4, 3], generator=0)
+    before = snapshot(model)
+    logits = model(f32(2, 4))
+    with raises(ValueError, "cross_entropy", "labels must lie in [0, 3)", "3 classes", words):
+        mt.cross_entropy(logits, labels)
     assert_unchanged(model, before)
 
 
