@@ -601,8 +601,9 @@ def test_C10_save_refuses_what_would_need_pickle(tmp_path):
     (["run", "--target-accuracy", "80"], ("--target-accuracy", "between 0 and 1", "'80'")),
     (["run", "--pretrain-steps", "0"], ("--pretrain-steps must be a positive integer, got 0",)),
     (["run", "--device", "tpu"], ("--device", "'cpu' or 'cuda'", "'tpu'")),
+    (["run", "--threads", "0"], ("--threads", "positive integer number of threads", "'0'")),
 ], ids=["option", "command", "strategy", "target", "data", "ks", "seeds", "target-accuracy",
-        "steps", "device"])
+        "steps", "device", "threads"])
 def test_U01_unknown_options_strategies_targets_and_bad_values(tmp_path, capsys, argv, words):
     code, err = run_cli([*argv, "--out", str(tmp_path / "run")] if argv[0] == "run" and
                         "--frobnicate" not in argv else argv, capsys)
@@ -690,6 +691,28 @@ def test_U08_the_command_line_in_a_real_process_prints_no_traceback(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         f"minitransfer: error: --checkpoint: load: no checkpoint file at '{tmp_path / 'none.npz'}'"]
+
+
+# ==== threads ===================================================================================
+@pytest.mark.parametrize("n, error, received", [
+    (0, ValueError, "got 0"), (-2, ValueError, "got -2"), (2.0, TypeError, "got 2.0 (float)"),
+    ("2", TypeError, "got '2' (str)"), (True, TypeError, "got True (bool)"),
+], ids=["zero", "negative", "float", "str", "bool"])
+def test_P01_a_thread_count_that_is_not_a_positive_integer(n, error, received):
+    before = mt.get_num_threads()
+    with raises(error, "set_num_threads: n", "positive integer", received):
+        mt.set_num_threads(n)
+    assert mt.get_num_threads() == before
+
+
+def test_P01_a_bad_MINITRANSFER_THREADS(monkeypatch, capsys):
+    from minitransfer import threads
+
+    monkeypatch.setenv("MINITRANSFER_THREADS", "many")
+    with raises(ValueError, "MINITRANSFER_THREADS", "positive integer", "'many'"):
+        threads.default_num_threads()
+    code, err = run_cli(["lessons"], capsys)
+    assert_usage_error(code, err, "MINITRANSFER_THREADS", "positive integer", "'many'")
 
 
 # ==== the document lists every entry ============================================================
