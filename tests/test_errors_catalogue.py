@@ -23,6 +23,7 @@ import pytest
 import minitransfer as mt
 from minitransfer import cli, nn, optim
 from minitransfer.data import DataLoader, TensorDataset
+from minitransfer.interop import from_torch, to_torch
 from minitransfer.train import NonFiniteLossError, evaluate, fit
 from minitransfer.transfer import fine_tune, pretrain
 
@@ -713,6 +714,70 @@ def test_P01_a_bad_MINITRANSFER_THREADS(monkeypatch, capsys):
         threads.default_num_threads()
     code, err = run_cli(["lessons"], capsys)
     assert_usage_error(code, err, "MINITRANSFER_THREADS", "positive integer", "'many'")
+
+
+# ==== PyTorch interop ===========================================================================
+@pytest.mark.parametrize("convert", ["to_torch", "from_torch"])
+def test_I01_interop_without_torch(monkeypatch, convert):
+    from minitransfer import interop
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # what an environment without torch sees
+    with raises(ImportError, f"{convert} needs PyTorch", "not installed", "pip install torch"):
+        getattr(interop, convert)(small_model())
+
+
+def _torch_layers(torch, *names):
+    make = {"Linear": lambda: torch.nn.Linear(4, 4), "ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh,
+            "Dropout": torch.nn.Dropout, "NoBias": lambda: torch.nn.Linear(4, 4, bias=False)}
+    return torch.nn.Sequential(*[make[name]() for name in names])
+
+
+@pytest.mark.parametrize("layers, words", [
+    (("Linear", "Tanh", "Linear"), ("found Tanh at 1, where ReLU belongs",)),
+    (("Linear", "ReLU", "Dropout", "Linear"), ("found Dropout at 2, where Linear belongs",)),
+    (("Linear", "Linear"), ("found Linear at 1, where ReLU belongs",)),
+    (("Linear", "ReLU"), ("found ReLU at 1, where the Linear head belongs",)),
+    (("NoBias",), ("every Linear needs a bias", "the Linear at 0 has none")),
+    ("conv", ("found Conv2d (children: none)",)),
+    ("ours", ("expected a torch.nn.Module, got MLP (to_torch converts that way)",)),
+], ids=["tanh", "dropout", "no-relu", "relu-last", "no-bias", "conv", "minitransfer-model"])
+def test_I02_from_torch_of_a_module_that_is_not_mlp_shaped(layers, words):
+    torch = pytest.importorskip("torch")
+    module = {"conv": lambda: torch.nn.Conv2d(1, 2, 3), "ours": small_model}.get(
+        layers, lambda: _torch_layers(torch, *layers))()
+    with raises(TypeError, "from_torch", *words):
+        from_torch(module)
+
+
+def test_I02_to_torch_of_a_model_that_is_not_mlp_shaped():
+    pytest.importorskip("torch")
+    with raises(TypeError, "to_torch", "'body'", "'head'", "found Sequential (children: 0)"):
+        to_torch(nn.Sequential(nn.Linear(4, 3)))
+    model = small_model()
+    model.body.append(nn.Flatten())
+    with raises(TypeError, "to_torch", "found Flatten at body.2, where Linear belongs"):
+        to_torch(model)
+
+
+class _Doubled(nn.MLP):
+    def forward(self, x):
+        return super().forward(x) * 2
+
+
+def test_I03_sizes_that_do_not_chain_mixed_dtypes_or_another_forward():
+    torch = pytest.importorskip("torch")
+    module = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    with raises(ValueError, "from_torch", "sizes do not chain", "the Linear at 0 gives 5 features",
+                "the one at 2 expects 4"):
+        from_torch(module)
+    module = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2).double())
+    with raises(ValueError, "from_torch", "float32, or every weight in float64", "found float32, float64"):
+        from_torch(module)
+    model = _Doubled([4, 5, 3], generator=0)
+    before = snapshot(model)
+    with raises(ValueError, "to_torch", "outputs differ", "forward is not head(body(x))"):
+        to_torch(model)
+    assert_unchanged(model, before)
 
 
 # ==== the document lists every entry ============================================================
