@@ -39,6 +39,7 @@ from minitransfer.functional import (
 )
 from minitransfer.gradcheck import GradcheckError, gradcheck
 from minitransfer.tensor import Tensor
+from minitransfer.threads import get_num_threads, set_num_threads
 
 float32 = "float32"
 float64 = "float64"
@@ -50,7 +51,8 @@ __all__ = [
     "gpu_available", "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like",
     "ones_like", "relu", "exp", "log", "matmul", "log_softmax", "softmax", "logsumexp",
     "cross_entropy", "linear", "mse_loss", "gradcheck", "GradcheckError", "float32", "float64",
-    "nn", "optim", "save", "load", "CheckpointError", "from_numpy",
+    "nn", "optim", "save", "load", "CheckpointError", "from_numpy", "set_num_threads",
+    "get_num_threads",
 ]
 
 _LAZY_MODULES = ("data", "train", "transfer", "experiment")

@@ -23,6 +23,7 @@ import pytest
 import minitransfer as mt
 from minitransfer import cli, nn, optim, stats
 from minitransfer.data import DataLoader, TensorDataset
+from minitransfer.interop import from_torch, to_torch
 from minitransfer.train import NonFiniteLossError, evaluate, fit
 from minitransfer.transfer import fine_tune, pretrain
 
@@ -768,8 +769,9 @@ def test_S05_bad_degrees_of_freedom_p_values_or_interval_bounds():
     (["run", "--target-accuracy", "80"], ("--target-accuracy", "between 0 and 1", "'80'")),
     (["run", "--pretrain-steps", "0"], ("--pretrain-steps must be a positive integer, got 0",)),
     (["run", "--device", "tpu"], ("--device", "'cpu' or 'cuda'", "'tpu'")),
+    (["run", "--threads", "0"], ("--threads", "positive integer number of threads", "'0'")),
 ], ids=["option", "command", "strategy", "target", "data", "ks", "seeds", "target-accuracy",
-        "steps", "device"])
+        "steps", "device", "threads"])
 def test_U01_unknown_options_strategies_targets_and_bad_values(tmp_path, capsys, argv, words):
     code, err = run_cli([*argv, "--out", str(tmp_path / "run")] if argv[0] == "run" and
                         "--frobnicate" not in argv else argv, capsys)
@@ -857,6 +859,92 @@ def test_U08_the_command_line_in_a_real_process_prints_no_traceback(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         f"minitransfer: error: --checkpoint: load: no checkpoint file at '{tmp_path / 'none.npz'}'"]
+
+
+# ==== threads ===================================================================================
+@pytest.mark.parametrize("n, error, received", [
+    (0, ValueError, "got 0"), (-2, ValueError, "got -2"), (2.0, TypeError, "got 2.0 (float)"),
+    ("2", TypeError, "got '2' (str)"), (True, TypeError, "got True (bool)"),
+], ids=["zero", "negative", "float", "str", "bool"])
+def test_P01_a_thread_count_that_is_not_a_positive_integer(n, error, received):
+    before = mt.get_num_threads()
+    with raises(error, "set_num_threads: n", "positive integer", received):
+        mt.set_num_threads(n)
+    assert mt.get_num_threads() == before
+
+
+def test_P01_a_bad_MINITRANSFER_THREADS(monkeypatch, capsys):
+    from minitransfer import threads
+
+    monkeypatch.setenv("MINITRANSFER_THREADS", "many")
+    with raises(ValueError, "MINITRANSFER_THREADS", "positive integer", "'many'"):
+        threads.default_num_threads()
+    code, err = run_cli(["lessons"], capsys)
+    assert_usage_error(code, err, "MINITRANSFER_THREADS", "positive integer", "'many'")
+
+
+# ==== PyTorch interop ===========================================================================
+@pytest.mark.parametrize("convert", ["to_torch", "from_torch"])
+def test_I01_interop_without_torch(monkeypatch, convert):
+    from minitransfer import interop
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # what an environment without torch sees
+    with raises(ImportError, f"{convert} needs PyTorch", "not installed", "pip install torch"):
+        getattr(interop, convert)(small_model())
+
+
+def _torch_layers(torch, *names):
+    make = {"Linear": lambda: torch.nn.Linear(4, 4), "ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh,
+            "Dropout": torch.nn.Dropout, "NoBias": lambda: torch.nn.Linear(4, 4, bias=False)}
+    return torch.nn.Sequential(*[make[name]() for name in names])
+
+
+@pytest.mark.parametrize("layers, words", [
+    (("Linear", "Tanh", "Linear"), ("found Tanh at 1, where ReLU belongs",)),
+    (("Linear", "ReLU", "Dropout", "Linear"), ("found Dropout at 2, where Linear belongs",)),
+    (("Linear", "Linear"), ("found Linear at 1, where ReLU belongs",)),
+    (("Linear", "ReLU"), ("found ReLU at 1, where the Linear head belongs",)),
+    (("NoBias",), ("every Linear needs a bias", "the Linear at 0 has none")),
+    ("conv", ("found Conv2d (children: none)",)),
+    ("ours", ("expected a torch.nn.Module, got MLP (to_torch converts that way)",)),
+], ids=["tanh", "dropout", "no-relu", "relu-last", "no-bias", "conv", "minitransfer-model"])
+def test_I02_from_torch_of_a_module_that_is_not_mlp_shaped(layers, words):
+    torch = pytest.importorskip("torch")
+    module = {"conv": lambda: torch.nn.Conv2d(1, 2, 3), "ours": small_model}.get(
+        layers, lambda: _torch_layers(torch, *layers))()
+    with raises(TypeError, "from_torch", *words):
+        from_torch(module)
+
+
+def test_I02_to_torch_of_a_model_that_is_not_mlp_shaped():
+    pytest.importorskip("torch")
+    with raises(TypeError, "to_torch", "'body'", "'head'", "found Sequential (children: 0)"):
+        to_torch(nn.Sequential(nn.Linear(4, 3)))
+    model = small_model()
+    model.body.append(nn.Flatten())
+    with raises(TypeError, "to_torch", "found Flatten at body.2, where Linear belongs"):
+        to_torch(model)
+
+
+class _Doubled(nn.MLP):
+    def forward(self, x):
+        return super().forward(x) * 2
+
+
+def test_I03_sizes_that_do_not_chain_mixed_dtypes_or_another_forward():
+    torch = pytest.importorskip("torch")
+    module = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    with raises(ValueError, "from_torch", "sizes do not chain", "the Linear at 0 gives 5 features",
+                "the one at 2 expects 4"):
+        from_torch(module)
+    module = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2).double())
+    with raises(ValueError, "from_torch", "float32, or every weight in float64", "found float32, float64"):
+        from_torch(module)
+    model = _Doubled([4, 5, 3], generator=0)
+    before = snapshot(model)
+    with raises(ValueError, "to_torch", "outputs differ", "forward is not head(body(x))"):
+        to_torch(model)
+    assert_unchanged(model, before)
 
 
 # ==== the document lists every entry ============================================================
