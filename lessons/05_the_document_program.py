@@ -206,8 +206,9 @@ print(f"corrected program: new-task test accuracy {fixed:.1%} (document as writt
 # *corrected − as written* at each budget, and the change of that gain from the short to the
 # long budget, each with its 95% interval (`stats.paired_interval`). The three are read
 # together, so their verdicts use Holm's correction (`stats.holm_verdicts`): the chance that
-# any of the three says "helped" or "hurt" by luck stays at most 5%. The sentences after the
-# numbers are printed from those verdicts.
+# any of the three says "helped" or "hurt" by luck stays at most 5%. (For the third, "helped"
+# means that the gain is larger at the short budget.) The sentences after the numbers are
+# printed from those verdicts.
 
 # %%
 seeds = range(3) if QUICK else range(5)
