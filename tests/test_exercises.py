@@ -39,7 +39,6 @@ def _cases():
 CASES = _cases()
 
 
-@pytest.mark.skip(reason="enabled when every lesson has its exercise (issue 14)")
 def test_every_lesson_has_an_exercise():
     numbered = sorted(p.name[:2] for p in LESSONS.glob("[0-9][0-9]_*.py"))
     with_exercises = sorted(p.stem[-2:] for p in (LESSONS / "exercises").glob("lesson[0-9][0-9].py"))
