@@ -216,3 +216,10 @@ def test_compare_curves_on_validation_and_reads_the_test_set_once_per_run(monkey
     assert seen["validation_in_fine_tune"] == 4 and all(r["curve"] == r["curve"][-1:] for r in results)
     all_k = [r for r in results if r["k"] == "all"]
     assert {r["train_examples"] for r in all_k} == {48 - 12}  # k = all: the pool less validation
+
+
+def test_the_main_job_runs_five_seeds_by_default():
+    from minitransfer.cli import build_parser
+
+    assert build_parser().parse_args(["run"]).seeds == [0, 1, 2, 3, 4]
+    assert build_parser().parse_args(["run", "--seeds", "3"]).seeds == [0, 1, 2]
