@@ -246,9 +246,8 @@ ax.legend()
 save(fig, "strategies.png")
 
 # %% [markdown]
-# Which strategy wins depends on $k$ and on how far the target is from the source; with a
-# few seeds several are often within noise of each other, and the printed lines say so.
-# Lesson 10 asks what choosing on so little validation data costs.
+# The printed lines say which candidates the validation data can tell apart from the pick, and
+# which they cannot. Lesson 10 asks what choosing on so little validation data costs.
 #
 # ## 4. Exercise (it grades itself): build L2-SP yourself
 #

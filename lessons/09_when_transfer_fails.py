@@ -19,7 +19,7 @@
 #
 # | target | classes | images | role |
 # |---|---|---|---|
-# | no change | the source's own classes 0–4 | other images, as they are | control: transfer must help here |
+# | no change | the source's own classes 0–4 | other images, as they are | control: transfer should help |
 # | new classes | classes 5–9 | as they are | the baseline: what changing the classes costs |
 # | rotated 90° | classes 5–9 | rotated (`transforms.rotate90`) | new classes *and* a mismatch |
 # | pixels permuted | classes 5–9 | one fixed shuffle, $x'_j = x_{\pi(j)}$ | new classes *and* foreign input |
