@@ -101,7 +101,7 @@ for seed in SEEDS:
 for name, task in tasks.items():
     x, y = task.target_test[0][:400], task.target_test[1][:400]
     ari_pixels = adjusted_rand_index(y, kmeans(x, 5, seed=0)[0])
-    ari_features = adjusted_rand_index(y, kmeans(features(bases[0], x), 5, seed=0)[0])
+    ari_features = adjusted_rand_index(y, kmeans(features(bases[0], x, layer=-1), 5, seed=0)[0])
     print(f"{name:<16} ARI of k-means on pixels {ari_pixels:.3f}, on pretrained features {ari_features:.3f}")
 
 # %% [markdown]
