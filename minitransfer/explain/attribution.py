@@ -139,6 +139,21 @@ class IntegratedGradients:
     target: np.ndarray  # (n,): the class whose logit was explained
 
 
+def check_baseline(baseline, x):
+    """The baseline x′ broadcast to x's shape: None gives zeros (a black image)."""
+    if baseline is None:
+        return np.zeros_like(x)
+    array = np.asarray(backend.to_numpy(baseline.data) if isinstance(baseline, Tensor) else baseline)
+    if array.dtype.kind not in "fiub" or array.shape not in ((x.shape[1],), (1, x.shape[1]), x.shape):
+        raise ValueError(f"integrated_gradients: baseline: expected None, one row of shape "
+                         f"({x.shape[1]},) or a batch of shape {x.shape} like x, got shape "
+                         f"{array.shape} and dtype {array.dtype}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"integrated_gradients: baseline: expected finite numbers, got "
+                         f"{array[~np.isfinite(array)][0]}")
+    return np.broadcast_to(array.astype(np.float64), x.shape)
+
+
 def quadrature(method, steps):
     """Points αₖ in (0, 1) and weights wₖ (summing to 1) for ∫₀¹ g(α) dα ≈ Σₖ wₖ g(αₖ).
 
@@ -166,16 +181,7 @@ def integrated_gradients(model, x, target=None, baseline=None, steps=50, method=
         raise ValueError(f"integrated_gradients: method: expected one of {', '.join(METHODS)}, "
                          f"got {method!r}")
     target = check_target(model, x, target, "integrated_gradients")
-    if baseline is None:
-        baseline = np.zeros_like(x)
-    else:
-        row = np.asarray(backend.to_numpy(baseline.data) if isinstance(baseline, Tensor) else baseline)
-        baseline = check_inputs(model, row[None] if row.ndim == 1 else row, "integrated_gradients",
-                                "baseline")
-        if len(baseline) not in (1, len(x)):
-            raise ValueError(f"integrated_gradients: baseline: expected one row or {len(x)} rows "
-                             f"(one per row of x), got {len(baseline)}")
-        baseline = np.broadcast_to(baseline, x.shape)
+    baseline = check_baseline(baseline, x)
     alphas, weights = quadrature(method, int(steps))
     average = np.zeros_like(x)
     per_chunk = max(1, CHUNK_ROWS // len(x))  # path points per backward pass
