@@ -33,7 +33,7 @@ def test_explain_writes_its_tables_and_pictures_and_repeats_exactly(tmp_path):
     # the linear probe's body is the pretrained body: CKA 1, drift 0, nothing forgotten
     assert all(np.allclose(v["values"], 1.0, rtol=0, atol=1e-12) for v in probe["cka"].values())
     assert all(v["values"] == [0.0, 0.0] for v in probe["drift"].values())
-    assert probe["forgetting"]["estimate"] == 0.0
+    assert probe["forgetting"]["estimate"] == 0.0 and probe["forgetting"]["verdict"] == "identical"
     assert all(v["mean"] > 0 for v in full["drift"].values())
     assert [(r["layers_copied"], r["frozen"]) for r in first["layerwise"]] == [
         (0, True), (0, False), (1, True), (1, False), (2, True), (2, False)]

@@ -19,9 +19,23 @@ def spread(values):
 
 
 def _comparisons(differences, words):
-    """Holm-corrected verdicts for a family of paired differences, in ``words``' terms."""
+    """Holm-corrected verdicts for a family of paired differences, in ``words``' terms.
+
+    A comparison whose differences are 0 on every seed (a frozen body's drift or forgetting)
+    is reported as identical and left out of the family: nothing is tested there.
+    """
+    tested = [i for i, d in enumerate(differences) if np.any(np.asarray(d) != 0)]
+    found = dict(zip(tested, stats.holm_verdicts([differences[i] for i in tested]) if tested else []))
     rows = []
-    for comparison in stats.holm_verdicts(differences):
+    for i, d in enumerate(differences):
+        if i not in found:
+            interval = stats.paired_interval(d)
+            rows.append({"estimate": interval.estimate, "low": interval.low, "high": interval.high,
+                         "n": interval.n, "p_holm": float("nan"), "verdict": "identical",
+                         "reading": "identical on every seed (not tested)",
+                         "verdict_text": "identical on every seed"})
+            continue
+        comparison = found[i]
         interval = comparison.interval
         rows.append({"estimate": interval.estimate, "low": interval.low, "high": interval.high,
                      "n": interval.n, "p_holm": comparison.p_adjusted,
@@ -103,16 +117,20 @@ def _pm(s, scale=1.0, digits=3):
 
 
 def _interval(c, scale=1.0, digits=3):
+    """A comparison's estimate, its 95% interval and Holm's adjusted p (when it was tested)."""
     if np.isnan(c["low"]):
-        return f"{scale * c['estimate']:+.{digits}f} [no interval]"
-    return (f"{scale * c['estimate']:+.{digits}f} [{scale * c['low']:+.{digits}f}, "
-            f"{scale * c['high']:+.{digits}f}]")
+        text = f"{scale * c['estimate']:+.{digits}f} [no interval]"
+    else:
+        text = (f"{scale * c['estimate']:+.{digits}f} [{scale * c['low']:+.{digits}f}, "
+                f"{scale * c['high']:+.{digits}f}]")
+    return text if np.isnan(c["p_holm"]) else f"{text}, Holm p = {c['p_holm']:.2g}"
 
 
 def _holm_note(rows):
-    tested = sum(1 for c in rows if not np.isnan(c["p_holm"]))
-    return (f"Verdicts: paired 95% t-intervals over seeds, the {tested} comparisons of this table "
-            f"corrected together by Holm's method (`stats.holm_verdicts`).")
+    tested = sum(1 for c in rows if c["p_holm"] is not None and not np.isnan(c["p_holm"]))
+    return (f"Verdicts: paired 95% t-intervals over seeds; the {tested} comparisons of this table "
+            f"that vary are corrected together by Holm's method (`stats.holm_verdicts`); a "
+            f"difference that is 0 on every seed is reported as identical, not tested.")
 
 
 def _convergence(table, images):
