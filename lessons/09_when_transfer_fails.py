@@ -42,8 +42,7 @@ from minitransfer.clustering import adjusted_rand_index, kmeans
 from minitransfer.data import k_per_class
 from minitransfer.experiment import make_task, summarize
 from minitransfer.train import evaluate
-from minitransfer.transfer import fine_tune, pretrain, replace_head
-from minitransfer.transfer.kinds import features
+from minitransfer.transfer import features, fine_tune, pretrain, replace_head
 
 FIGURES, save = figures("09")
 SEEDS = [0, 1] if QUICK else [0, 1, 2, 3]
