@@ -52,7 +52,7 @@ def reading(comparison, words, scale=1.0):
 
 
 SEEDS = [0, 1, 2] if QUICK else [0, 1, 2, 3, 4]
-PRETRAIN, FINETUNE = (300, 200) if QUICK else (1500, 1000)
+PRETRAIN, FINETUNE = (200, 100) if QUICK else (1500, 1000)
 STRATEGIES = ("linear_probe", "lp_ft", "full")
 task = make_task("digits", "jitter")
 x_test, y_test = task.target_test

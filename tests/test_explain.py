@@ -21,10 +21,10 @@ from minitransfer.transfer import fine_tune, pretrain, replace_head
 
 @pytest.fixture(scope="module")
 def trained():
-    """A 64-32-16-10 MLP trained on the 8x8 digits for 300 steps, and 40 test images."""
+    """A 64-32-16-10 MLP trained on the 8x8 digits for 200 steps, and 40 test images."""
     data = digits()
     model = nn.MLP([64, 32, 16, 10], generator=0)
-    pretrain(model, (data.x[:1200], data.y[:1200]), steps=300, seed=0)
+    pretrain(model, (data.x[:1200], data.y[:1200]), steps=200, seed=0)
     return model, data.x[1200:1240], data.y[1200:1240]
 
 
