@@ -13,9 +13,16 @@ learning-rate scheduler changes ``group["lr"]`` between steps.
 ``step()`` skips parameters with ``requires_grad=False`` (frozen) or without a gradient. It
 updates each parameter in place under ``no_grad()`` (so the update is not recorded as part of
 a graph) and never writes into ``p.grad``: a gradient array may be shared by several tensors.
+
+Each update rule is written once, in place: the temporaries it needs (η g, λθ + g, ...) go
+into work arrays of the parameter's shape that the optimizer allocates once and reuses at
+every step (``_work``). The eager ``step()`` and the captured step of ``replay.capture`` call
+the same code, so they give the same numbers.
 """
 
 import numbers
+
+import numpy as np
 
 from minitransfer import backend
 from minitransfer.autograd import enable_grad
@@ -27,6 +34,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state = {}  # per-parameter buffers (momentum, moments), keyed by the Parameter
         self.param_groups = []
+        self._work_arrays = {}  # parameter -> scratch arrays of its shape (not state: never saved)
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or "
                             f"dicts, got a single Tensor (wrap it in a list)")
@@ -104,6 +112,22 @@ class Optimizer:
         """The parameters of ``group`` that get an update: trainable and with a gradient."""
         return [p for p in group["params"] if p.requires_grad and p.grad is not None]
 
+    def _work(self, p, count):
+        """``count`` scratch arrays of p's shape, dtype and device, allocated once and reused.
+
+        An update must not write into ``p.grad`` (the caller may still read it), so a term such
+        as η g needs an array of its own; allocating it afresh at every step costs as much as
+        the arithmetic on small layers. Re-allocated when the parameter's array changes kind
+        (``model.to(...)``).
+        """
+        arrays = self._work_arrays.get(p)
+        data = p.data
+        if (arrays is None or len(arrays) < count or type(arrays[0]) is not type(data)
+                or arrays[0].shape != data.shape or arrays[0].dtype != data.dtype):
+            arrays = self._work_arrays[p] = [backend.namespace(data).empty_like(data)
+                                             for _ in range(count)]
+        return arrays
+
     # ---- saving and restoring -------------------------------------------------------------
     def state_dict(self):
         """PyTorch's layout: {"state": {index: {name: array or number}}, "param_groups":
@@ -153,6 +177,19 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _into(out, function, *args):
+    """out ← function(*args), written straight into ``out`` when the library allows it.
+
+    NumPy and CuPy functions take ``out=`` and so make no temporary; the array API standard has
+    no ``out=``, so other libraries (array_api_strict in the tests) compute the result and copy
+    it in. ``function`` is a standard name such as ``xp.multiply``.
+    """
+    if type(out) is np.ndarray or backend.device_of(out) == "cuda":
+        return function(*args, out=out)
+    out[...] = function(*args)
+    return out
 
 
 def _check_non_negative(group, key, name):
