@@ -33,6 +33,7 @@ from minitransfer.functional import (
     softmax,
 )
 from minitransfer.gradcheck import GradcheckError, gradcheck
+from minitransfer.replay import CaptureError, capture
 from minitransfer.tensor import Tensor
 
 float32 = "float32"
@@ -45,5 +46,5 @@ __all__ = [
     "gpu_available", "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like",
     "ones_like", "relu", "exp", "log", "matmul", "log_softmax", "softmax", "logsumexp",
     "cross_entropy", "linear", "mse_loss", "gradcheck", "GradcheckError", "float32", "float64",
-    "nn", "optim", "save", "load", "CheckpointError",
+    "nn", "optim", "save", "load", "CheckpointError", "capture", "CaptureError",
 ]
