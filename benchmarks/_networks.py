@@ -1,8 +1,8 @@
-"""The three contenders of the benchmarks, each a ``step()`` function closed over its state.
+"""The contenders of the benchmarks, each a ``step()`` function closed over its state.
 
 Import this module only after ``_common.set_threads``: it imports NumPy. minitransfer and
 PyTorch are imported inside the functions that use them, so that the floor's process in
-``bench_memory`` holds NumPy alone. All three train the document's MLP on the same batch from
+``bench_memory`` holds NumPy alone. All of them train the document's MLP on the same batch from
 the same initial weights, with the same learning rate, so that they do the same arithmetic.
 """
 
@@ -57,6 +57,25 @@ def make_minitransfer(x, y, weights):
     return step
 
 
+def make_captured(x, y, weights):
+    """The same training as ``make_minitransfer``, by the step that ``minitransfer.capture`` records
+    once and replays (zero_grad, forward, loss, backward and step in one call)."""
+    import minitransfer as mt
+
+    model = mt.nn.MLP(list(SIZES))
+    with mt.no_grad():
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(w)
+    optimizer = mt.optim.SGD(model.parameters(), lr=LR)
+    inputs, labels = mt.tensor(x), mt.tensor(y)
+    captured = mt.capture(model, mt.nn.CrossEntropyLoss(), optimizer, inputs, labels)
+
+    def step():
+        captured(inputs, labels)
+
+    return step
+
+
 def make_floor(x, y, weights):
     """The same step written by hand: what a NumPy engine can approach but not beat.
 
@@ -94,13 +113,14 @@ def make_floor(x, y, weights):
     return step
 
 
-def make_torch(x, y, weights, threads):
-    """PyTorch CPU with ``threads`` intra-op threads, or None when it is not installed."""
+def make_torch(x, y, weights, threads=None):
+    """PyTorch CPU (with ``threads`` intra-op threads when given), or None when not installed."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
                                 torch.nn.Linear(128, 10))
     with torch.no_grad():

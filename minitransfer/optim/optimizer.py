@@ -34,7 +34,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state = {}  # per-parameter buffers (momentum, moments), keyed by the Parameter
         self.param_groups = []
-        self._work_arrays = {}  # parameter -> scratch arrays of its shape (not state: never saved)
+        self._work_arrays = {}  # parameter -> [its array, scratch arrays] (not state: never saved)
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or "
                             f"dicts, got a single Tensor (wrap it in a list)")
@@ -117,16 +117,14 @@ class Optimizer:
 
         An update must not write into ``p.grad`` (the caller may still read it), so a term such
         as η g needs an array of its own; allocating it afresh at every step costs as much as
-        the arithmetic on small layers. Re-allocated when the parameter's array changes kind
-        (``model.to(...)``).
+        the arithmetic on small layers. Allocated again when ``p.data`` is another array
+        (``model.to(...)`` replaces it).
         """
-        arrays = self._work_arrays.get(p)
-        data = p.data
-        if (arrays is None or len(arrays) < count or type(arrays[0]) is not type(data)
-                or arrays[0].shape != data.shape or arrays[0].dtype != data.dtype):
-            arrays = self._work_arrays[p] = [backend.namespace(data).empty_like(data)
-                                             for _ in range(count)]
-        return arrays
+        data, arrays = p.data, self._work_arrays.get(p)
+        if arrays is None or arrays[0] is not data or len(arrays) <= count:
+            xp = backend.namespace(data)
+            arrays = self._work_arrays[p] = [data] + [xp.empty_like(data) for _ in range(count)]
+        return arrays[1:count + 1]
 
     # ---- saving and restoring -------------------------------------------------------------
     def state_dict(self):
