@@ -49,7 +49,12 @@ EXPECTED = {
         [r"initial risk 2\.3\d\d \(ln 10 = 2\.303\)", r"parameters: (101,770|9,610)",
          r"full gradient vs mean of \d+ batch gradients: max difference \d\.\de-\d\d",
          r"after 2 epochs: train risk \d\.\d+, test risk \d\.\d+, test accuracy \d+\.\d%",
-         r"lr 2\.0: risk after 100 steps"],
+         r"lr 2\.0: risk after 100 steps",
+         r"slots \[0\] x, \[1\] y, \[2\] body\.0\.weight", r"\[4\] = Affine\(\[0\], \[2\], \[3\]\)",
+         r"captured vs eager over 10 steps: largest loss difference \d\.\de[+-]\d\d",
+         r"batch\s+eager\s+captured\s+floor", r"batch 64: captured takes \d+\.\d\dx the eager",
+         r"identical losses at every step: True",
+         r"a step's largest: 1 thread \d+ µs, 2 threads \d+ µs -> 2 threads take \d+\.\d\dx"],
         ["samples.png", "training.png", "mistakes.png"]),
     "05_the_document_program": (
         [r"new_task_net\.fc1 started equal to net\.fc1: False",
