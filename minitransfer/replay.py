@@ -12,10 +12,10 @@ step's graph is the same at every step of the same input shape; only the numbers
    each op becomes a *kernel* (below) that reads its input slots and writes its output slot;
 2. **allocates once** every array a step needs: each slot's value and gradient, each kernel's
    temporaries. Kernels write into them with NumPy's and CuPy's ``out=`` argument;
-3. **checks itself**: it replays the forward pass on x, y and on a made-up second batch, and
-   compares both with eager forward passes. A model or loss that reads something its graph
+3. **checks itself**: it replays the forward pass on x, y and on two made-up batches, and
+   compares each with an eager forward pass. A model or loss that reads something its graph
    does not show (a value computed from x outside the ops, a random draw) fails here with
-   ``CaptureError``, instead of training on a stale graph.
+   ``CaptureError``, instead of training on a stale graph (a safety net, not a proof).
 
 ``step(x, y)`` then does what ``zero_grad(); loss = loss_fn(model(x), y); loss.backward();
 optimizer.step()`` does: x and y go into their slots, the kernels run forward in tape order and
@@ -83,11 +83,11 @@ class CapturedStep:
 
     def __call__(self, x, y):
         x, y = _array(x, "x"), _array(y, "y")
-        tape = self._tape(x, y)  # before any state changes: a failed recording leaves all as it was
-        self.optimizer.zero_grad()
+        tape = self._tape(x, y)  # a failed recording, like a bad label in forward, changes nothing
         loss = tape.forward(x, y)
         self.output = tape.output
-        if math.isfinite(float(loss)):
+        self.optimizer.zero_grad()
+        if math.isfinite(loss.item()):
             tape.backward()
             self.optimizer.step()
         return Tensor(loss.copy())
@@ -101,9 +101,10 @@ def _array(t, name):
 
 
 def _structure(model, loss_fn):
-    """The modules and parameters whose identity the tape relies on."""
-    parts = [m for m in (model, loss_fn) if isinstance(m, Module)]
-    return [tuple(m.modules()) + tuple(m.parameters()) for m in parts]
+    """The modules and parameters the tape relies on (compared by identity: ``==`` on tensors is
+    elementwise)."""
+    return [part for m in (model, loss_fn) if isinstance(m, Module)
+            for part in (*m.modules(), *m.parameters())]
 
 
 class Tape:
@@ -183,15 +184,19 @@ class Tape:
                           if requires_grad]
 
     def _verify(self, x, y, eager_loss, eager_out):
-        """Replay the forward pass on (x, y) and on a made-up second batch: both must agree with
-        eager passes, or the loss reads something the tape does not hold."""
+        """Replay the forward pass on (x, y) and on two made-up batches; each must agree with an
+        eager pass, or the model or loss reads something the tape does not hold. (A safety net,
+        not a proof: a dependence that the made-up batches happen not to show is not seen.)"""
         classes = min((k.classes for k in self.kernels if isinstance(k, _CrossEntropy)), default=None)
-        x2, y2 = _second_batch(x, None), _second_batch(y, classes)
-        with no_grad():
-            out2 = self.model(Tensor(x2))
-            loss2 = self.loss_fn(out2, Tensor(y2))
-        for batch, eager in (((x, y), (eager_loss, eager_out)), ((x2, y2), (loss2.data, out2.data))):
-            replayed = (self.forward(*batch), self.output.data)
+        checks = [((x, y), (eager_loss, eager_out))]
+        for seed in (0, 1):
+            batch = _made_up(x, None, seed), _made_up(y, classes, seed)
+            with no_grad(), np.errstate(all="ignore"):
+                out = self.model(Tensor(batch[0]))
+                checks.append((batch, (self.loss_fn(out, Tensor(batch[1])).data, out.data)))
+        for batch, eager in checks:
+            with np.errstate(all="ignore"):  # made-up data may overflow; both sides then agree on inf
+                replayed = (self.forward(*batch), self.output.data)
             if not all(_close(r, e) for r, e in zip(replayed, eager)):
                 raise CaptureError("capture: the replayed step disagrees with an eager one on another "
                                    "batch: the model or the loss reads something that is not in its "
@@ -204,7 +209,8 @@ class Tape:
             if t.data is not data or t.requires_grad != requires_grad:
                 return False
         if Module._structure_version != self.structure_version:
-            if _structure(self.model, self.loss_fn) != self.structure:
+            now = _structure(self.model, self.loss_fn)
+            if len(now) != len(self.structure) or any(a is not b for a, b in zip(now, self.structure)):
                 return False
             self.structure_version = Module._structure_version  # another model changed
         return True
@@ -231,19 +237,26 @@ def _input_leaf(array):
     return leaf
 
 
-def _second_batch(array, classes):
-    """Made-up data of the same shape and dtype: rows reversed, values (or labels) changed."""
-    if backend.is_floating(array):
-        return 0.5 - array[::-1]
-    if classes is not None:
-        return (array + 1) % classes  # every label changes, each stays in range
-    return array[::-1].copy()
+def _made_up(array, classes, seed):
+    """Data shaped like ``array``: seed 0 mirrors it (rows reversed, values 0.5 − x, labels + 1),
+    seed 1 draws new values, spread three times wider than the real ones."""
+    host = backend.to_numpy(array)
+    rng = np.random.default_rng(seed)
+    if host.dtype.kind == "f" and seed == 0:
+        made = 0.5 - host[::-1]
+    elif host.dtype.kind == "f":
+        made = rng.standard_normal(host.shape) * (3 * float(host.std()) + 1) + float(host.mean())
+    elif classes is not None:  # labels: every one changes, each stays in [0, C)
+        made = (host + 1) % classes if seed == 0 else rng.integers(0, classes, host.shape)
+    else:
+        made = rng.permutation(host)
+    return backend.asarray_like(made.astype(host.dtype), array)
 
 
 def _close(replayed, eager):
     replayed, eager = backend.to_numpy(replayed), backend.to_numpy(eager)
     tolerance = float(np.sqrt(np.finfo(eager.dtype).eps)) if eager.dtype.kind == "f" else 0.0
-    scale = float(np.max(np.abs(eager), initial=0.0)) if eager.size else 0.0
+    scale = float(np.max(np.abs(eager[np.isfinite(eager)]), initial=0.0))
     return bool(np.allclose(replayed, eager, rtol=tolerance, atol=tolerance * scale, equal_nan=True))
 
 

@@ -241,6 +241,21 @@ def test_a_replaced_head_is_recorded_again():
     assert_same(eager_model, captured_model, eager, captured, np.float64)
 
 
+def test_a_replaced_parameter_is_recorded_again():
+    eager_model, captured_model = twins()
+    data = batches(4)
+    step = capture(captured_model, nn.CrossEntropyLoss(), optim.SGD(captured_model.parameters(), lr=0.1),
+                   *data[0])
+    for model in (eager_model, captured_model):
+        model.head.weight = nn.Parameter(np.full((4, 8), 0.1))
+    eager_opt = optim.SGD(eager_model.parameters(), lr=0.1)
+    step.optimizer = optim.SGD(captured_model.parameters(), lr=0.1)  # the new weight is trained too
+    eager = [eager_step(eager_model, nn.CrossEntropyLoss(), eager_opt, x, y) for x, y in data]
+    captured = [step(x, y).item() for x, y in data]
+    assert step.recordings == 2
+    assert_same(eager_model, captured_model, eager, captured, np.float64)
+
+
 def test_an_unrelated_new_module_does_not_force_a_recording():
     model = nn.MLP(SIZES, generator=0, dtype=np.float64)
     data = batches(2)
