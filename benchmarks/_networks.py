@@ -76,17 +76,20 @@ def make_captured(x, y, weights):
     return step
 
 
-def make_floor(x, y, weights):
+def make_floor(x, y, weights, keep_gradients=False):
     """The same step written by hand: what a NumPy engine can approach but not beat.
 
     Five matrix products (the input needs no gradient), all by ``np.dot``: ``np.matmul`` runs
     the batch-1 outer product of the first weight gradient without BLAS, ~5× slower. The
     gradients are scaled in place (an engine must not: ``p.grad`` must survive the step).
+    ``keep_gradients=True`` updates as an engine must, θ −= η g through a work array that is
+    allocated once, leaving g as it is: the floor for a step that keeps its gradients.
     """
     w1, b1, w2, b2 = (w.copy() for w in weights)
     n = x.shape[0]
     rows = np.arange(n)
     lr = np.float32(LR)
+    work = [np.empty_like(w) for w in (w1, b1, w2, b2)]
 
     def step():
         h = np.dot(x, w1.T)                      # 1: (n, 784) · (784, 128)
@@ -106,8 +109,11 @@ def make_floor(x, y, weights):
         grad_a *= h > 0                          # ReLU
         grad_w1 = np.dot(grad_a.T, x)            # 5: (128, n) · (n, 784)
         grad_b1 = grad_a.sum(axis=0)
-        for w, g in ((w1, grad_w1), (b1, grad_b1), (w2, grad_w2), (b2, grad_b2)):
-            g *= lr
+        for w, g, scaled in zip((w1, b1, w2, b2), (grad_w1, grad_b1, grad_w2, grad_b2), work):
+            if keep_gradients:
+                g = np.multiply(g, lr, out=scaled)
+            else:
+                g *= lr
             w -= g
 
     return step

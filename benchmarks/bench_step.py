@@ -6,14 +6,17 @@ One step = forward, cross-entropy, backward, SGD update, for
       loss, backward, step, as a training loop writes them);
   (b) captured: the same step recorded once by ``minitransfer.capture`` and replayed;
   (c) the floor: the same network written by hand in NumPy (``_networks.make_floor``):
-      5 matrix products by ``np.dot``, since the input needs no gradient;
+      5 matrix products by ``np.dot``, since the input needs no gradient; and "kept", the
+      same with the update an engine must make (θ −= η g through a work array, g kept:
+      the floor scales its gradients in place, which ``p.grad`` forbids);
   (d) PyTorch CPU, when it is installed.
 
 Each contender is timed with 1 and with 2 BLAS threads (``--threads``; switched with
 threadpoolctl, and ``torch.set_num_threads`` for PyTorch) and compared at its best thread
 count: a small matrix is often faster on one thread, and the floor is what NumPy can do at
-*its* best. The contenders run in interleaved rounds in one process, so that a busy neighbour
-slows all of them alike; the figures are medians over the rounds of the time per step.
+*its* best. At each thread count the contenders run in interleaved rounds in one process, so
+that a busy neighbour slows all of them alike; the figures are medians over the rounds of the
+time per step.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/bench_step.py
     ... bench_step.py --threads 1 --json step.json
@@ -89,7 +92,8 @@ def bench_batch(batch):
     weights = _networks.initial_weights()
     contenders = {"eager": _networks.make_minitransfer(x, y, weights),
                   "captured": _networks.make_captured(x, y, weights),
-                  "floor": _networks.make_floor(x, y, weights)}
+                  "floor": _networks.make_floor(x, y, weights),
+                  "kept": _networks.make_floor(x, y, weights, keep_gradients=True)}
     torch_step = None if ARGS.no_torch else _networks.make_torch(x, y, weights)
     if torch_step is not None:
         contenders["torch"] = torch_step
@@ -97,9 +101,11 @@ def bench_batch(batch):
         for _ in range(20):
             step()
     times = {name: {n: [] for n in ARGS.thread_counts} for name in contenders}
-    for _ in range(ARGS.rounds):
-        for threads in ARGS.thread_counts:
-            with thread_limit(threads):
+    # One thread count after the other, fewest first: BLAS threads keep spinning for a while
+    # after a multi-threaded product and would slow a one-thread round that followed it.
+    for threads in ARGS.thread_counts:
+        with thread_limit(threads):
+            for _ in range(ARGS.rounds):
                 for name, step in contenders.items():
                     times[name][threads].append(time_per_step(step, ARGS.seconds))
     return {name: {n: _common.median(v) * 1e6 for n, v in by_threads.items()}
@@ -122,7 +128,7 @@ def main():
         print("  " + line)
     print("µs per step at each contender's best thread count (the count in brackets):")
     print(f"{'batch':>5}  {'eager':>11}  {'captured':>11}  {'floor':>11}  {'torch':>11}  "
-          f"{'eager/floor':>11}  {'capt/floor':>10}  {'capt/torch':>10}")
+          f"{'eager/floor':>11}  {'capt/floor':>10}  {'capt/kept':>9}  {'capt/torch':>10}")
     for batch, r in results.items():
         cells, at = [], {name: best(r[name]) for name in r}
         for name in NAMES:
@@ -130,7 +136,7 @@ def main():
         ratio = {name: at[name][0] / at["floor"][0] for name in at}
         versus_torch = f"{at['captured'][0] / at['torch'][0]:10.2f}" if "torch" in at else f"{'-':>10}"
         print(f"{batch:>5}  {'  '.join(cells)}  {ratio['eager']:11.2f}  {ratio['captured']:10.2f}  "
-              f"{versus_torch}")
+              f"{at['captured'][0] / at['kept'][0]:9.2f}  {versus_torch}")
     print(f"(medians of {ARGS.rounds} interleaved rounds; every thread count, µs per step:)")
     for batch, r in results.items():
         print(f"  batch {batch}: " + "; ".join(

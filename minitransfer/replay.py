@@ -188,13 +188,14 @@ class Tape:
         eager pass, or the model or loss reads something the tape does not hold. (A safety net,
         not a proof: a dependence that the made-up batches happen not to show is not seen.)"""
         classes = min((k.classes for k in self.kernels if isinstance(k, _CrossEntropy)), default=None)
-        checks = [((x, y), (eager_loss, eager_out))]
-        for seed in (0, 1):
-            batch = _made_up(x, None, seed), _made_up(y, classes, seed)
-            with no_grad(), np.errstate(all="ignore"):
-                out = self.model(Tensor(batch[0]))
-                checks.append((batch, (self.loss_fn(out, Tensor(batch[1])).data, out.data)))
-        for batch, eager in checks:
+        for seed in (None, 0, 1):  # one batch at a time: the made-up ones are as large as x
+            if seed is None:
+                batch, eager = (x, y), (eager_loss, eager_out)
+            else:
+                batch = _made_up(x, None, seed), _made_up(y, classes, seed)
+                with no_grad(), np.errstate(all="ignore"):
+                    out = self.model(Tensor(batch[0]))
+                    eager = self.loss_fn(out, Tensor(batch[1])).data, out.data
             with np.errstate(all="ignore"):  # made-up data may overflow; both sides then agree on inf
                 replayed = (self.forward(*batch), self.output.data)
             if not all(_close(r, e) for r, e in zip(replayed, eager)):
@@ -238,19 +239,23 @@ def _input_leaf(array):
 
 
 def _made_up(array, classes, seed):
-    """Data shaped like ``array``: seed 0 mirrors it (rows reversed, values 0.5 − x, labels + 1),
-    seed 1 draws new values, spread three times wider than the real ones."""
+    """Data shaped like ``array``: seed 0 reverses its rows (and adds 1 to every label), seed 1
+    draws new values, normally distributed around the real ones' mid-range, wider than their
+    range (and new labels)."""
     host = backend.to_numpy(array)
     rng = np.random.default_rng(seed)
-    if host.dtype.kind == "f" and seed == 0:
-        made = 0.5 - host[::-1]
-    elif host.dtype.kind == "f":
-        made = rng.standard_normal(host.shape) * (3 * float(host.std()) + 1) + float(host.mean())
+    if seed == 0 and (host.dtype.kind == "f" or classes is None):
+        return array[::-1]  # a view: no memory as large as x
+    if host.dtype.kind == "f":
+        low, high = float(host.min()), float(host.max())  # reductions: no temporary as large as x
+        made = rng.standard_normal(host.shape, dtype=host.dtype if host.dtype == np.float32 else np.float64)
+        made *= 1.5 * (high - low) + 1
+        made += (low + high) / 2
     elif classes is not None:  # labels: every one changes, each stays in [0, C)
         made = (host + 1) % classes if seed == 0 else rng.integers(0, classes, host.shape)
     else:
-        made = rng.permutation(host)
-    return backend.asarray_like(made.astype(host.dtype), array)
+        made = rng.permutation(host)  # integer inputs: the same values, rows shuffled
+    return backend.asarray_like(made.astype(host.dtype, copy=False), array)
 
 
 def _close(replayed, eager):

@@ -51,7 +51,8 @@ class Adam(Optimizer):
         """The rule above for one parameter, in place: temporaries go into two work arrays."""
         xp = backend.namespace(p.data)
         g = p.grad.data  # read only: p.grad must be left as it is
-        work, spare = self._work(p, 2)
+        l2 = weight_decay != 0 and not self.decoupled_weight_decay
+        work, spare = self._work(p, 2) if l2 else (self._work(p, 1)[0], None)
         if weight_decay != 0:
             if self.decoupled_weight_decay:
                 p.mul_(1 - lr * weight_decay)  # AdamW: shrink θ itself, outside the moments

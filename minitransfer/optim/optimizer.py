@@ -121,9 +121,10 @@ class Optimizer:
         (``model.to(...)`` replaces it).
         """
         data, arrays = p.data, self._work_arrays.get(p)
-        if arrays is None or arrays[0] is not data or len(arrays) <= count:
-            xp = backend.namespace(data)
-            arrays = self._work_arrays[p] = [data] + [xp.empty_like(data) for _ in range(count)]
+        if arrays is None or arrays[0] is not data:
+            arrays = self._work_arrays[p] = [data]
+        while len(arrays) <= count:
+            arrays.append(backend.namespace(data).empty_like(data))
         return arrays[1:count + 1]
 
     # ---- saving and restoring -------------------------------------------------------------

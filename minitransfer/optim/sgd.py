@@ -52,7 +52,8 @@ class SGD(Optimizer):
         """The rule above for one parameter, in place: temporaries go into two work arrays."""
         xp = backend.namespace(p.data)
         grad = p.grad.data  # read only: p.grad must be left as it is
-        work, spare = self._work(p, 2)
+        spare_needed = momentum != 0 and (nesterov or dampening != 0)
+        work, spare = self._work(p, 2) if spare_needed else (self._work(p, 1)[0], None)
         g = grad
         if weight_decay != 0:
             g = _into(work, xp.multiply, p.data, weight_decay)  # g = λθ + ∇θ, in ``work``
