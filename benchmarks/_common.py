@@ -34,7 +34,7 @@ def blas_report():
 
     lines = [f"numpy {np.__version__}"]
     try:
-        from threadpoolctl import threadpool_info  # optional: not a dependency
+        from threadpoolctl import threadpool_info  # a dependency; still guarded for old venvs
     except ImportError:
         threadpool_info = None
     if threadpool_info is not None:
