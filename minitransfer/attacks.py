@@ -30,7 +30,7 @@ from minitransfer.autograd import enable_grad, no_grad
 from minitransfer.tensor import Tensor
 
 ATTACKS = ("fgsm", "pgd")
-ADVERSARIAL_STEPS = 5  # PGD steps per batch in adversarial fine-tuning (α = 2.5 ε / steps)
+ADVERSARIAL_STEPS = 3  # PGD steps per batch in adversarial fine-tuning (α = 2.5 ε / steps)
 
 
 # ---- checks: each names the function, the argument, what was expected and what came ---------
@@ -50,7 +50,7 @@ def _check_alpha_steps(alpha, steps):
         raise ValueError(f"pgd: steps: expected a positive integer, got {steps!r}")
 
 
-def _check_inputs(model, x, y, caller):
+def check_inputs(model, x, y, caller):
     """x as an array on the model's device, floating and inside [0, 1]; y as integer labels."""
     x = x.data if isinstance(x, Tensor) else x
     if not backend.is_array(x) or not backend.is_floating(x) or x.ndim < 2:
@@ -154,7 +154,7 @@ def fgsm(model, x, y, eps):
     like ``x``. Where ∇ₓL is exactly 0 the pixel does not move (sign(0) = 0, as in PyTorch).
     """
     eps = check_eps(eps, "fgsm")
-    x, labels = _check_inputs(model, x, y, "fgsm")
+    x, labels = check_inputs(model, x, y, "fgsm")
     xp = backend.namespace(x)
     gradient = input_gradient(model, x, cross_entropy_objective(labels))
     return backend.to_numpy(xp.clip(x + eps * xp.sign(gradient), 0.0, 1.0))
@@ -168,7 +168,7 @@ def pgd(model, x, y, eps, alpha, steps, random_start=False, seed=None):
     """
     eps = check_eps(eps, "pgd")
     _check_alpha_steps(alpha, steps)
-    x, labels = _check_inputs(model, x, y, "pgd")
+    x, labels = check_inputs(model, x, y, "pgd")
     adversarial = sign_steps(model, x, cross_entropy_objective(labels), eps, float(alpha), int(steps),
                              random_start, seed)
     return backend.to_numpy(adversarial)
@@ -200,7 +200,7 @@ def robust_accuracy(model, x, y, attack="pgd", eps=0.1, **options):
     if not callable(attack) and attack not in ATTACKS:
         raise ValueError(f"robust_accuracy: attack: expected one of {', '.join(ATTACKS)} or a "
                          f"function attack(model, x, y, eps), got {attack!r}")
-    x_checked, _ = _check_inputs(model, x, y, "robust_accuracy")
+    x_checked, _ = check_inputs(model, x, y, "robust_accuracy")
     labels = backend.to_numpy(y.data if isinstance(y, Tensor) else np.asarray(y))
     was_training = getattr(model, "training", False)
     model.eval()
