@@ -219,8 +219,8 @@ def load(path, sha256=None):
     path = os.fspath(path)
     source = path
     if sha256 is not None and sha256 is not False:
-        expected, where = _expected_digest(path, sha256)
         _check_file(path, start=b"PK\x03\x04")  # exists and is a file; the start is read below
+        expected, where = _expected_digest(path, sha256)
         with open(path, "rb") as file:
             data = file.read()
         actual = hashlib.sha256(data).hexdigest()

@@ -10,9 +10,10 @@ import argparse
 import os
 import time
 
+import numpy as np
+
 from minitransfer.commands.common import (
     UsageError,
-    check_k,
     hidden_sizes,
     load_task,
     new_figure,
@@ -77,6 +78,18 @@ def settings_from(args):
                     strategies=tuple(strategies), seeds=tuple(args.seeds))
 
 
+def _check_k(task, k):
+    """k must fit the pool the k examples are drawn from (the validation set is set aside first:
+    the attacker's images come from it)."""
+    from minitransfer.experiment import split_target
+
+    counts = np.bincount(split_target(task)[0][1])
+    if k is not None and k > counts.min():
+        raise UsageError(f"--k: k={k} labelled examples per class asked for, but the target's training "
+                         f"pool has only {counts.min()} examples of its smallest class (class "
+                         f"{int(counts.argmin())}) once the validation set is set aside")
+
+
 def run(args, log=print):
     """Run the experiment and write attack.json, attack.md and the PNGs; return their paths."""
     from minitransfer import security
@@ -87,9 +100,7 @@ def run(args, log=print):
     started = time.perf_counter()
     settings = settings_from(args)
     task = load_task(args)
-    check_k(task, settings.k)
-    if task.target_classes < 2:
-        raise UsageError(f"--data {args.data}: the target task needs two classes or more")
+    _check_k(task, settings.k)
     out = output_folder(args, "attack")
     log(f"{task.name}: attacking {', '.join(settings.strategies)} over seeds "
         f"{', '.join(map(str, settings.seeds))} (scratch is the control)")

@@ -41,7 +41,7 @@ from minitransfer.transfer import fine_tune, pretrain, replace_head
 class Settings:
     """Everything the experiment depends on (written into attack.json)."""
 
-    k: int = 25  # labelled target examples per class
+    k: int = 25  # labelled target examples per class (None: the whole pool)
     hidden: tuple = (128, 64)
     pretrain_steps: int = 1000
     finetune_steps: int = 500
@@ -102,7 +102,7 @@ def run_seed(task, settings, seed, log=print):
     teachers = _teachers(task, settings, seed)
     x_test, y_test = _evaluation_set(task, settings.max_eval)
     pool, validation = split_target(task)
-    train = k_per_class(*pool, settings.k, seed=seed)
+    train = pool if settings.k is None else k_per_class(*pool, settings.k, seed=seed)
     guides = attacker_images(*validation, task.target_classes, seed)  # no student trains on them
     targets = attack_targets(y_test, task.target_classes, seed)
     crafted = {eps: feature_attack(teachers["clean"], x_test, guides[targets], eps,

@@ -60,8 +60,8 @@ def poison_source(source, fraction=0.1, target_class=0, size=2, seed=0):
         raise ValueError(f"poison_source: target_class: expected a class in [0, {classes}), got "
                          f"{target_class!r}")
     others = np.flatnonzero(y != target_class)
-    chosen = np.sort(np.random.default_rng(seed).choice(others, size=max(1, round(fraction * len(y))),
-                                                        replace=False))
+    count = min(len(others), max(1, round(fraction * len(y))))
+    chosen = np.sort(np.random.default_rng(seed).choice(others, size=count, replace=False))
     triggered = stamp_trigger(x[chosen], size)
     poisoned = (np.concatenate([x, triggered]), np.concatenate([y, np.full(len(chosen), target_class)]))
     return poisoned, chosen
