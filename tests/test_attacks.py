@@ -162,3 +162,26 @@ def test_fgsm_and_pgd_equal_torch_on_the_same_weights():
     np.testing.assert_allclose(attacks.fgsm(model, x, y, 0.1), torch_pgd(0.1, 0.1, 1), atol=1e-12)
     np.testing.assert_allclose(attacks.pgd(model, x, y, 0.1, 0.025, 10), torch_pgd(0.1, 0.025, 10),
                                atol=1e-12)
+
+
+def test_adversarial_fine_tuning_gives_the_same_weights_eagerly_and_with_a_captured_step(monkeypatch):
+    import inspect
+
+    from minitransfer import train
+    from minitransfer.transfer import strategies
+
+    if "capture" not in inspect.signature(train.fit).parameters:
+        pytest.skip("fit has no captured step on this branch")
+    x = np.random.default_rng(0).uniform(0, 1, size=(40, 6)).astype(np.float32)
+    y = np.arange(40) % 3
+    weights = {}
+    for capture in (False, True):
+        def fit(*args, _capture=capture, **options):
+            return train.fit(*args, **{**options, "capture": _capture})
+
+        monkeypatch.setattr(strategies, "fit", fit)
+        model = small_model()
+        fine_tune(model, (x, y), "full", steps=8, batch_size=16, adversarial=0.1)  # batches of 16, 16, 8
+        weights[capture] = {k: v.numpy() for k, v in model.state_dict().items()}
+    for key in weights[False]:
+        np.testing.assert_array_equal(weights[True][key], weights[False][key], err_msg=key)
