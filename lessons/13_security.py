@@ -43,8 +43,10 @@ from minitransfer.transfer import pretrain
 
 FIGURES, save = figures("13")
 SETTINGS = security.Settings(seeds=(0, 1) if QUICK else (0, 1, 2), pretrain_steps=300 if QUICK else 1000,
-                             finetune_steps=150 if QUICK else 500,
-                             eps=(0.0, 0.1, 0.2) if QUICK else (0.0, 0.05, 0.1, 0.2))
+                             finetune_steps=100 if QUICK else 500,
+                             eps=(0.0, 0.1, 0.2) if QUICK else (0.0, 0.05, 0.1, 0.2),
+                             strategies=("scratch", "linear_probe", "full") if QUICK else
+                             ("scratch", "linear_probe", "full", "lp_ft", "l2sp"))
 task = make_task("digits", "none")
 pool, validation = split_target(task)
 x_test, y_test = task.target_test

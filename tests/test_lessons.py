@@ -101,8 +101,8 @@ EXPECTED = {
     "13_security": (
         [r"pixel\s+\d+: dL/dx by backward\(\) [+-]\d\.\d+, by central differences [+-]\d\.\d+",
          r"fgsm == clip\(x \+ eps\*sign\(grad\)\): True",
-         r"=> attacks made on the teacher alone succeed more often than on scratch for \d of 4 strategies",
-         r"=> clean accuracy not detectably lower with the poisoned model for \d of 4 strategies",
+         r"=> attacks made on the teacher alone succeed more often than on scratch for \d of [24] strategies",
+         r"=> clean accuracy not detectably lower with the poisoned model for \d of [24] strategies",
          r"=> adversarial fine-tuning eps=0\.1: clean accuracy lower for",
          r"loads with sha256=True: 6 arrays", r"one flipped bit: refused, CheckpointError",
          r"\[exercise 13\.1\] not attempted yet"],
