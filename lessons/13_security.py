@@ -159,7 +159,7 @@ save(fig, "accuracy_vs_eps.png")
 
 # %%
 backdoor = summary["backdoor_success"]
-print(f"the teacher's own task, % of triggered images called class 0: poisoned teacher "
+print(f"the teacher's own task, % of triggered held-out images called class 0: poisoned teacher "
       f"{percent(backdoor['poisoned'])}, clean teacher {percent(backdoor['clean'])}")
 for s, row in summary["poisoning"].items():
     print(f"{s:<13} clean accuracy {difference(row['accuracy']['difference'])}; "
@@ -218,7 +218,7 @@ path = os.path.join(folder, "pretrained.npz")
 digest = mt.save(poisoned_teacher.state_dict(), path, sha256=True)
 print(f"published with its digest {digest[:16]}...; loads with sha256=True: "
       f"{len(mt.load(path, sha256=True))} arrays, backdoor still "
-      f"{100 * security.backdoor_success(poisoned_teacher, *task.source, 0):.0f}% effective")
+      f"{100 * security.backdoor_success(poisoned_teacher, *task.source_test, 0):.0f}% effective")
 data = bytearray(open(path, "rb").read())
 data[len(data) // 2] ^= 1
 open(path, "wb").write(bytes(data))

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from minitransfer.commands import attack
+from minitransfer.commands import explain as explain_command
 from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
 
 
@@ -129,6 +130,8 @@ def build_parser():
     lessons.add_argument("--quick", action="store_true", help="a shortened run (MINITRANSFER_QUICK=1)")
     add_thread_option(lessons)
     lessons.set_defaults(handler=_lessons_command)
+
+    explain_command.add_parser(commands)
     return parser
 
 

@@ -107,7 +107,7 @@ def run_seed(task, settings, seed, log=print):
     targets = attack_targets(y_test, task.target_classes, seed)
     crafted = {eps: feature_attack(teachers["clean"], x_test, guides[targets], eps,
                                    steps=settings.feature_steps) for eps in settings.eps}
-    source_x, source_y = task.source
+    source_x, source_y = task.source_test if task.source_test is not None else task.source  # held out
     record = {"seed": seed, "strategies": {},
               "backdoor_success": {name: backdoor_success(t, source_x, source_y, settings.poison_class,
                                                           size) for name, t in teachers.items()}}

@@ -68,7 +68,7 @@ def markdown(summary, settings, task_name, n_eval):
         "\n## A poisoned pretrained model (BadNets)\n",
         f"The attacker adds {100 * settings.poison_fraction:g}% triggered copies ({settings.trigger_size}×"
         f"{settings.trigger_size} white square, bottom right) labelled source class "
-        f"{settings.poison_class}. The teacher's backdoor on its own source images: poisoned "
+        f"{settings.poison_class}. The teacher's backdoor on held-out source images: poisoned "
         f"{percent(summary['backdoor_success']['poisoned'])}, clean "
         f"{percent(summary['backdoor_success']['clean'])} of triggered images called class "
         f"{settings.poison_class}. Flip rate = target test images whose prediction changes when "
