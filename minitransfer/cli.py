@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 
+from minitransfer.commands import attack
+from minitransfer.commands import explain as explain_command
 from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
 
 
@@ -96,11 +98,16 @@ def build_parser():
     pre.add_argument("--steps", type=int, default=2000)
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--out", default="pretrained.npz", help="checkpoint path (.npz)")
+    pre.add_argument("--sha256", action="store_true",
+                     help="also write OUT.sha256, the file's SHA-256 digest, for others to check")
     pre.set_defaults(handler=_pretrain_command)
 
     fine = commands.add_parser("finetune", help="fine-tune a pretrained checkpoint on the target")
     _data_options(fine)
     fine.add_argument("--checkpoint", default="pretrained.npz")
+    fine.add_argument("--sha256", nargs="?", const=True, default=None, metavar="HEX",
+                      help="refuse a --checkpoint whose SHA-256 digest differs from HEX (alone: "
+                           "the digest in CHECKPOINT.sha256), before reading it")
     fine.add_argument("--strategy", choices=STRATEGIES, default="full")
     fine.add_argument("--k", type=one_k, default=25, help="examples per class or 'all'")
     fine.add_argument("--steps", type=int, default=1000, help="fine-tuning steps (default 1000, as in run)")
@@ -117,11 +124,15 @@ def build_parser():
     kinds.add_argument("--out", default=None, help="also write the rows to this JSON file")
     kinds.set_defaults(handler=_kinds_command)
 
+    attack.add_parser(commands)
+
     lessons = commands.add_parser("lessons", help="list the lessons, or run one: minitransfer lessons 6")
     lessons.add_argument("number", nargs="?", type=int, default=None, help="the lesson to run")
     lessons.add_argument("--quick", action="store_true", help="a shortened run (MINITRANSFER_QUICK=1)")
     add_thread_option(lessons)
     lessons.set_defaults(handler=_lessons_command)
+
+    explain_command.add_parser(commands)
     return parser
 
 
@@ -219,7 +230,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     for name in ("steps", "pretrain_steps", "finetune_steps", "hidden"):
-        if getattr(args, name, 1) < 1:
+        if isinstance(getattr(args, name, None), int) and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if getattr(args, "device", None) is not None:
         from minitransfer.backend import check_device
