@@ -38,7 +38,7 @@ from _lesson import QUICK, figures, plt, reading
 
 from minitransfer import nn, stats
 from minitransfer.clustering import adjusted_rand_index, kmeans
-from minitransfer.data import digits, k_per_class, mnist_family, train_test_split
+from minitransfer.data import k_per_class, train_test_split
 from minitransfer.experiment import Task, make_task
 from minitransfer.train import evaluate
 from minitransfer.transfer import features, fine_tune, pretrain, replace_head
@@ -55,37 +55,28 @@ STRATEGIES = ["scratch", "linear_probe", "full"]
 #
 # `experiment.make_task(data, target)` cuts one data set in two: the source task is classes
 # 0–4 of its training half, the target task classes 5–9 (relabelled 0–4), transformed by
-# `target`. The control target is built here from the *held-out* images of classes 0–4,
-# which pretraining never saw: half of them to draw the $k$ examples from, half to test on.
+# `target`. The control target is built from the task's `source_test`, the *held-out* images
+# of classes 0–4 that pretraining never saw: half to draw the $k$ examples from, half to test on.
 
 # %%
-def control_task(source):
+def control_task(task):
     """Other images of the source classes: a target that shares everything with the source."""
-    if DATA == "fashion":
-        held = mnist_family(os.environ.get("MINITRANSFER_FASHION_DIR"), name="fashion", split="test")
-        x, y = held.x, held.y
-    else:
-        d = digits()
-        _, x, _, y = train_test_split(d.x, d.y, test_fraction=0.5, seed=0)  # make_task's held-out half
-    x, y = x[y < 5], y[y < 5]
-    x_pool, x_test, y_pool, y_test = train_test_split(x, y, test_fraction=0.5, seed=3)
-    return Task("no change", source, (x_pool, y_pool), (x_test, y_test), 5, 5)
+    x_pool, x_test, y_pool, y_test = train_test_split(*task.source_test, test_fraction=0.5, seed=3)
+    return Task("no change", task.source, (x_pool, y_pool), (x_test, y_test), 5, 5)
 
 
 TARGETS = [("new classes", "none"), ("rotated 90°", "rotate"), ("pixels permuted", "permute")]
 root = os.environ.get("MINITRANSFER_FASHION_DIR")  # None: Debian's folder
 try:
     tasks = {name: make_task("fashion", target, data_dir=root) for name, target in TARGETS}
-    DATA = "fashion"
     print("Fashion-MNIST: source = T-shirt/top, Trouser, Pullover, Dress, Coat (clothing);\n"
           "new classes = Sandal, Shirt, Sneaker, Bag, Ankle boot (mostly footwear and bags)")
 except FileNotFoundError as error:
     print(f"Fashion-MNIST not found ({error}).\nFalling back to the 8x8 digits bundled with "
           f"scikit-learn: source = digits 0-4, new classes = digits 5-9.")
     tasks = {name: make_task("digits", target) for name, target in TARGETS}
-    DATA = "digits"
 source = tasks["new classes"].source  # the same clean classes 0-4 for every target
-tasks = {"no change": control_task(source), **tasks}
+tasks = {"no change": control_task(tasks["new classes"]), **tasks}
 dim = source[0].shape[1]
 side = int(np.sqrt(dim))
 fig, axes = plt.subplots(5, 5, figsize=(6, 6))
