@@ -169,7 +169,7 @@ def mean_of(k, strategy, key):
 
 
 def paired(k, a, b, key):
-    """The paired interval of a − b over seeds, and the differences."""
+    """The paired interval of a − b over seeds (one measurement, one k)."""
     first, second = per_seed(k, a, key), per_seed(k, b, key)
     return stats.paired_interval([first[s] - second[s] for s in SEEDS])
 
@@ -225,7 +225,7 @@ for k in KS:
     print(f"conclusion: validation picks at k={k}: {' = '.join(picks)} "
           f"({100 * mean_validation[pick]:.1f}% on validation{', a tie' if len(picks) > 1 else ''}); "
           f"within noise of it (Holm over {len(rivals)}): {', '.join(tied) or 'none'}; "
-          f"test accuracy of the pick, read once: {100 * mean_of(k, pick, 'test'):.1f}%")
+          f"test accuracy, read once: " + ", ".join(f"{s} {100 * mean_of(k, s, 'test'):.1f}%" for s in picks))
 frozen = max(max(per_seed(k, "linear_probe", n).values()) for k in KS for n in LAYERS)
 still = ": its body never moved; whatever it reaches, it reaches with the pretrained features as they are"
 print(f"conclusion: the linear probe's largest body drift is {frozen:.3f}" + (still if frozen == 0 else ""))

@@ -238,7 +238,9 @@ def check_conclusions_07(output, readings):
     """Lesson 7 calls 'within noise' of the validation pick exactly the rivals Holm cannot separate."""
     pattern = (r"conclusion: validation picks at k=(\d+): ([\w =]+?) \(.*?"
                r"within noise of it \(Holm over \d+\): ([\w, ]+);")
-    for k, pick, stated in re.findall(pattern, output):
+    found = re.findall(pattern, output)
+    assert found, "lesson 7 names no validation pick"
+    for k, pick, stated in found:
         first = pick.split(" = ")[0]
         rivals = {label.rsplit(" minus ", 1)[1]: holm for label, (_, holm) in readings.items()
                   if label.startswith(f"validation k={k}: {first} minus ")}
