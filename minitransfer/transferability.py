@@ -137,8 +137,9 @@ def max_evidence(features, targets, tol=1e-10, max_iter=1000):
         return gamma, np.maximum(m2, 1e-300), np.maximum(residual, 1e-300)
 
     gamma, m2, residual = moments(np.ones(y.shape[1]))  # α = β = 1
-    previous = np.full(y.shape[1], -np.inf)
-    for iterations in range(1, max_iter + 1):
+    previous, iterations = np.full(y.shape[1], -np.inf), 0
+    while iterations < max_iter:
+        iterations += 1
         alpha, beta = gamma / m2, (n - gamma) / residual
         gamma, m2, residual = moments(alpha / beta)  # m at exactly these α, β
         log_det = np.sum(np.log(alpha + beta * s2), axis=0) + (dim - len(sigma)) * np.log(alpha)

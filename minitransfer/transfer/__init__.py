@@ -1,7 +1,8 @@
 """Transfer learning, step by step: pretrain (§3.3.1), replace the head (§3.2), fine-tune (§3.3.2).
 
 ``workflow`` holds the steps and the freezing / parameter-group tools, ``strategies`` the ways
-of fine-tuning (and the L2-SP penalty), ``lora`` the low-rank adapters of the lora strategy, ``kinds`` the document's four kinds of transfer (§2.2).
+of fine-tuning (and the L2-SP penalty), ``lora`` the low-rank adapters of the lora strategy,
+``kinds`` the document's four kinds of transfer (§2.2).
 """
 
 from minitransfer.transfer.features import body_modules, features, num_body_layers

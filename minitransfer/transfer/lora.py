@@ -53,7 +53,8 @@ class LoRALinear(Module):
         super().__init__()
         check_rank(base, r, "LoRALinear")
         check_alpha(alpha, "LoRALinear")
-        self.in_features, self.out_features, self.r, self.alpha = base.in_features, base.out_features, r, alpha
+        self.in_features, self.out_features = base.in_features, base.out_features
+        self.r, self.alpha = r, alpha
         self.scaling = alpha / r
         self.weight = base.weight  # the same Parameter objects as base's, frozen
         self.register_parameter("bias", base.bias)
@@ -87,7 +88,8 @@ class LoRALinear(Module):
         return (self.lora_B.data @ self.lora_A.data) * self.scaling
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, r={self.r}, alpha={self.alpha}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, r={self.r}, "
+                f"alpha={self.alpha}")
 
 
 def check_rank(linear, r, caller, name="the layer"):
@@ -100,7 +102,8 @@ def check_rank(linear, r, caller, name="the layer"):
 
 
 def check_alpha(alpha, caller):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (alpha > 0 and math.isfinite(alpha)):
+    if (isinstance(alpha, bool) or not isinstance(alpha, numbers.Real)
+            or not (alpha > 0 and math.isfinite(alpha))):
         raise ValueError(f"{caller}: alpha: expected a positive number (ΔW = (alpha / r) B A), got {alpha!r}")
 
 
