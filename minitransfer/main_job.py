@@ -151,29 +151,38 @@ def pretrain_command(args, log=print):
         f"{history.seconds:.1f}s (final loss {history.losses[-1]:.4f}); saved {args.out}")
 
 
-def finetune_command(args, log=print):
-    """Load a pretrained checkpoint, replace its head, fine-tune on k examples per class."""
-    if args.save:
-        _check_save_path(args.save, "--save")
-    state = _load_checkpoint(args.checkpoint)
+def load_pretrained(path, task):
+    """The MLP saved by ``minitransfer pretrain`` at ``path``, checked against ``task``'s images.
+
+    A missing, damaged or foreign checkpoint (no ``meta.sizes``, weights that do not fit it, an
+    input size other than the task's) is a UsageError naming --checkpoint.
+    """
+    state = _load_checkpoint(path)
     sizes = state.pop("meta.sizes", None)
     if sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2:
-        raise UsageError(f"--checkpoint: {args.checkpoint} was not written by 'minitransfer pretrain' "
+        raise UsageError(f"--checkpoint: {path} was not written by 'minitransfer pretrain' "
                          f"(expected a meta.sizes entry listing the layer sizes)")
     try:
         model = nn.MLP([int(n) for n in sizes.numpy()])
         model.load_state_dict(state)
     except ValueError as error:  # load_state_dict lists one problem per line: join them
         problems = str(error).replace(":\n  ", ": ").replace("\n  ", "; ")
-        raise UsageError(f"--checkpoint: {args.checkpoint} does not fit its own meta.sizes: "
+        raise UsageError(f"--checkpoint: {path} does not fit its own meta.sizes: "
                          f"{problems}") from None
-    sizes = model.sizes
-    model.to(args.device)
-    task = _task(args)
-    _check_k(task, [args.k])
-    if task.source[0].shape[1] != sizes[0]:
-        raise UsageError(f"--checkpoint: the model takes {sizes[0]} inputs but {task.name} images "
+    if task.source[0].shape[1] != model.sizes[0]:
+        raise UsageError(f"--checkpoint: the model takes {model.sizes[0]} inputs but {task.name} images "
                          f"have {task.source[0].shape[1]} pixels")
+    return model
+
+
+def finetune_command(args, log=print):
+    """Load a pretrained checkpoint, replace its head, fine-tune on k examples per class."""
+    if args.save:
+        _check_save_path(args.save, "--save")
+    task = _task(args)
+    model = load_pretrained(args.checkpoint, task)
+    model.to(args.device)
+    _check_k(task, [args.k])
     from minitransfer.data import k_per_class
 
     log(str(replace_head(model, task.target_classes, generator=args.seed + 1)))

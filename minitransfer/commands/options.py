@@ -100,6 +100,8 @@ def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, 
                            seeds_default=3):
     """The shared flags of an experiment command.
 
+    ``target``: the default of --target, or None for a command over several targets (it then
+    declares its own ``--targets``);
     ``strategies``: (allowed, default) or None when the command has no --strategies;
     ``k``: the default of a single --k, or None; ``ks_default``: the default of --ks, or None.
     """
@@ -109,8 +111,9 @@ def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, 
                         help="bundled 8x8 digits (default) or Fashion-MNIST from --data-dir")
     parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
                         "(default: /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--target", choices=TARGETS, default=target,
-                        help=f"how the target task's images differ (default: {target})")
+    if target is not None:
+        parser.add_argument("--target", choices=TARGETS, default=target,
+                            help=f"how the target task's images differ (default: {target})")
     if strategies is not None:
         allowed, default = strategies
         parser.add_argument("--strategies", type=choices(allowed, "strategy"), default=list(default),
