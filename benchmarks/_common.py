@@ -23,7 +23,16 @@ def set_threads(threads):
         sys.path.insert(0, root)
 
 
-def add_thread_option(parser, default=1):
+def default_threads():
+    """The package's thread policy (``minitransfer.threads.default_num_threads``): one thread, or
+    $MINITRANSFER_THREADS. Read here without importing minitransfer, which would load NumPy
+    before ``set_threads`` could run."""
+    text = os.environ.get("MINITRANSFER_THREADS", "").strip()
+    return int(text) if text else 1
+
+
+def add_thread_option(parser, default=None):
+    default = default_threads() if default is None else default
     parser.add_argument("--threads", type=int, default=default,
                         help=f"BLAS/OpenMP threads for NumPy and PyTorch (default {default})")
 
@@ -34,7 +43,7 @@ def blas_report():
 
     lines = [f"numpy {np.__version__}"]
     try:
-        from threadpoolctl import threadpool_info  # optional: not a dependency
+        from threadpoolctl import threadpool_info  # a dependency of minitransfer since issue 20
     except ImportError:
         threadpool_info = None
     if threadpool_info is not None:

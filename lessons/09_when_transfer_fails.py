@@ -42,8 +42,7 @@ from minitransfer.clustering import adjusted_rand_index, kmeans
 from minitransfer.data import k_per_class
 from minitransfer.experiment import make_task, summarize
 from minitransfer.train import evaluate
-from minitransfer.transfer import fine_tune, pretrain, replace_head
-from minitransfer.transfer.kinds import features
+from minitransfer.transfer import features, fine_tune, pretrain, replace_head
 
 FIGURES, save = figures("09")
 SEEDS = [0, 1] if QUICK else [0, 1, 2, 3]
@@ -101,7 +100,7 @@ for seed in SEEDS:
 for name, task in tasks.items():
     x, y = task.target_test[0][:400], task.target_test[1][:400]
     ari_pixels = adjusted_rand_index(y, kmeans(x, 5, seed=0)[0])
-    ari_features = adjusted_rand_index(y, kmeans(features(bases[0], x), 5, seed=0)[0])
+    ari_features = adjusted_rand_index(y, kmeans(features(bases[0], x, layer=-1), 5, seed=0)[0])
     print(f"{name:<16} ARI of k-means on pixels {ari_pixels:.3f}, on pretrained features {ari_features:.3f}")
 
 # %% [markdown]

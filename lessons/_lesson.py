@@ -1,4 +1,4 @@
-"""What every lesson shares: quick mode, matplotlib set up for scripts, and saving figures.
+"""What every lesson shares: quick mode, the thread policy, matplotlib for scripts, saving figures.
 
 A lesson starts with
 
@@ -7,6 +7,9 @@ A lesson starts with
 
 ``python lessons/04_training_an_mlp.py`` finds this file because Python puts the script's folder
 on its path; a notebook finds it when it runs from the lessons folder.
+
+Importing it sets NumPy's BLAS to the package's default thread count (one thread, the fastest
+for the lessons' small matrices; ``MINITRANSFER_THREADS=2`` to choose another): README, Threads.
 """
 
 import os
@@ -19,9 +22,12 @@ if not os.environ.get("MPLBACKEND") and "ipykernel" not in sys.modules:
     matplotlib.use("Agg")  # a script saves its figures and never opens a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
+from minitransfer.threads import apply_default  # noqa: E402
 
-__all__ = ["QUICK", "figures", "plt"]
+QUICK = os.environ.get("MINITRANSFER_QUICK") == "1"  # the tests' small, fast run
+THREADS = apply_default()  # BLAS threads for the whole lesson: $MINITRANSFER_THREADS, else 1
+
+__all__ = ["QUICK", "THREADS", "figures", "plt"]
 
 
 def figures(lesson):

@@ -2,8 +2,12 @@
 
 A hand-written reverse-mode autograd engine (``Tensor``), layers shaped like PyTorch's, and
 the pretrain / replace-the-head / fine-tune workflow written from its equations.
-``import minitransfer`` needs only NumPy; plots, data sets and the GPU are imported lazily.
+``import minitransfer`` needs only NumPy; plots, data sets and the GPU are imported lazily,
+and so are the modules above the engine: ``minitransfer.data``, ``train``, ``transfer`` and
+``experiment`` load the first time they are used (``import minitransfer as mt; mt.data``).
 """
+
+import importlib
 
 from minitransfer import nn, optim
 from minitransfer.autograd import enable_grad, is_grad_enabled, no_grad
@@ -11,6 +15,7 @@ from minitransfer.backend import gpu_available, manual_seed
 from minitransfer.checkpoint import CheckpointError, load, save
 from minitransfer.creation import (
     arange,
+    from_numpy,
     full,
     ones,
     ones_like,
@@ -34,6 +39,7 @@ from minitransfer.functional import (
 )
 from minitransfer.gradcheck import GradcheckError, gradcheck
 from minitransfer.tensor import Tensor
+from minitransfer.threads import get_num_threads, set_num_threads
 
 float32 = "float32"
 float64 = "float64"
@@ -45,5 +51,15 @@ __all__ = [
     "gpu_available", "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like",
     "ones_like", "relu", "exp", "log", "matmul", "log_softmax", "softmax", "logsumexp",
     "cross_entropy", "linear", "mse_loss", "gradcheck", "GradcheckError", "float32", "float64",
-    "nn", "optim", "save", "load", "CheckpointError",
+    "nn", "optim", "save", "load", "CheckpointError", "from_numpy", "set_num_threads",
+    "get_num_threads",
 ]
+
+_LAZY_MODULES = ("data", "train", "transfer", "experiment")
+
+
+def __getattr__(name):
+    """``mt.data`` and the other modules above the engine, imported on first use (PEP 562)."""
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"minitransfer.{name}")
+    raise AttributeError(f"module 'minitransfer' has no attribute {name!r}")

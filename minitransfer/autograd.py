@@ -76,16 +76,18 @@ def run_backward(root, grad, retain_graph=False):
 
     ``grad`` is dL/d(root), an array of root's shape. Each node's gradient is complete when it
     is visited (every tensor made from it came earlier in the walk), so its op's ``backward``
-    runs once; a leaf's gradient is added to its ``.grad`` as each contribution arrives.
+    runs once. The leaves' gradients are summed the same way and added to their ``.grad`` when
+    the walk is done, so that no array still in use by the walk ends up in a ``.grad``.
     """
     grads = {id(root): grad}  # d(root)/d(tensor), summed over paths, for tensors not yet visited
+    leaves = []  # the leaves reached, in order
     for node in reversed(_topological_order(root)):
         g = grads.pop(id(node), None)
         ctx = node._ctx
         if g is None:
             continue
         if ctx is None or node._retain_grad:
-            node._accumulate_grad(g)
+            node._accumulate_grad(g, shared=True)  # the caller's grad, or one the walk goes on with
         if ctx is None:  # only when backward() was called on a leaf
             continue
         for tensor, g_in in zip(ctx.inputs, ctx.backward(g)):
@@ -94,22 +96,26 @@ def run_backward(root, grad, retain_graph=False):
             data = tensor.data
             if type(g_in) is not type(data) or g_in.shape != data.shape or g_in.dtype != data.dtype:
                 g_in = _checked_gradient(ctx, tensor, g_in)  # rare: fix it up, or say what is wrong
-            if tensor._ctx is None:  # a leaf: nothing comes after it, its gradient goes to .grad
-                tensor._accumulate_grad(g_in)
-            else:
-                previous = grads.get(id(tensor))
-                # Out of place: either array may be shared (Add hands the same g to both inputs).
-                grads[id(tensor)] = g_in if previous is None else previous + g_in
+            previous = grads.get(id(tensor))
+            if previous is None and tensor._ctx is None:
+                leaves.append(tensor)
+            # Out of place: either array may be shared (Add hands the same g to both inputs).
+            grads[id(tensor)] = g_in if previous is None else previous + g_in
         if not retain_graph:
             ctx.release()
+    kept = {id(grad)}  # the caller's array, and each one a .grad keeps: no two tensors share one
+    for leaf in leaves:
+        g = grads[id(leaf)]
+        leaf._accumulate_grad(g, shared=id(g) in kept)
+        kept.add(id(g))
 
 
 def _topological_order(root):
     """The results of operations below ``root``, each one after all the results it was made from.
 
     Iterative depth-first search with an explicit stack, so a chain of 10,000 ops does not hit
-    Python's recursion limit. Leaves are left out (their gradients are added to ``.grad`` as
-    they arrive), and so are tensors that need no gradient. A freed graph or an input changed
+    Python's recursion limit. Leaves are left out (their gradients go to ``.grad`` after the
+    walk), and so are tensors that need no gradient. A freed graph or an input changed
     in place since the forward pass is reported here, before any gradient is written.
     """
     order, visited, stack = [], set(), [(root, False)]

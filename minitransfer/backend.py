@@ -10,6 +10,8 @@ Randomness is drawn on the host from a seeded ``numpy.random.Generator`` and the
 the device, so the same seed gives the same weights on CPU and GPU.
 """
 
+import math
+
 import numpy as np
 
 _cupy_module = None  # the imported CuPy module once a usable GPU was found
@@ -92,10 +94,15 @@ def check_device(device):
     raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
 
 
+def is_on(array, device):
+    """True when ``array`` is already what ``to_device(array, device)`` gives (no copy needed)."""
+    return device_of(array) == device and (device == "cuda" or isinstance(array, np.ndarray))
+
+
 def to_device(array, device):
     """Copy ``array`` to ``device`` ('cpu' gives a NumPy array, 'cuda' a CuPy array)."""
     device = check_device(device)
-    if device_of(array) == device and (device == "cuda" or isinstance(array, np.ndarray)):
+    if is_on(array, device):
         return array
     if device == "cpu":
         return to_numpy(array)
@@ -138,6 +145,18 @@ def as_array(data, dtype=None):
     return array
 
 
+def owns_memory(array):
+    """True for a writeable NumPy or CuPy array that is no view of another (a fresh op result)."""
+    writeable = array.flags.writeable if type(array) is np.ndarray else _is_cupy(array)
+    return writeable and array.base is None
+
+
+def copy(array):
+    """A new array with the same values, on the same device."""
+    return array.copy() if type(array) is np.ndarray or _is_cupy(array) else namespace(array).asarray(
+        array, copy=True)
+
+
 def dtype_name(dtype):
     """'float32' for np.float32, np.dtype('float32') or array_api_strict.float32."""
     try:
@@ -151,9 +170,61 @@ def dtype_like(dtype, like):
     return getattr(namespace(like), dtype_name(dtype))
 
 
+def dtype_kind(dtype):
+    """NumPy's kind letter of any library's dtype: 'f' float, 'i'/'u' integer, 'b' bool."""
+    return np.dtype(dtype_name(dtype)).kind
+
+
 def is_floating(array):
     """True when the array's dtype is a real floating-point type."""
-    return np.dtype(dtype_name(array.dtype)).kind == "f"
+    return dtype_kind(array.dtype) == "f"
+
+
+# ---- indexing ------------------------------------------------------------------------------
+def host_key(key):
+    """An index (an int, slice, None, ..., array or list, or a tuple of them) with each array
+    or list in it as a NumPy array, which NumPy and CuPy both accept."""
+    parts = tuple(to_numpy(k) if is_array(k) else np.asarray(k) if isinstance(k, list) else k
+                  for k in (key if isinstance(key, tuple) else (key,)))
+    return parts if isinstance(key, tuple) else parts[0]
+
+
+def _positions(shape, key):
+    """The flat position, in an array of ``shape``, of each element that ``[key]`` picks."""
+    return np.arange(math.prod(shape)).reshape(shape)[host_key(key)]
+
+
+def index(array, key):
+    """``array[key]`` for every key NumPy accepts: ints, slices, None, ..., integer arrays (repeats
+    allowed), boolean masks, and mixes of them. The array API standard makes some of these
+    optional (integer arrays beside slices), so other libraries gather by flat position."""
+    if type(array) is np.ndarray or _is_cupy(array):
+        return array[host_key(key)]
+    xp = namespace(array)
+    picked = _positions(array.shape, key)
+    flat = xp.take(xp.reshape(array, (-1,)), xp.asarray(picked.reshape(-1)), axis=0)
+    return xp.reshape(flat, picked.shape)
+
+
+def scatter_add(shape, key, values):
+    """Zeros of ``shape`` with ``values`` added at ``key``: out[key] += values, where an element
+    that ``key`` picks k times receives the sum of its k values (plain ``out[key] = values``
+    would keep only the last). The backward of indexing: ``np.add.at`` on NumPy,
+    ``cupyx.scatter_add`` on CuPy, and for any other library a one-hot product,
+    out_flat = values_flat @ P with P[j, i] = 1 where element j of ``[key]`` is element i."""
+    xp = namespace(values)
+    out = xp.zeros(shape, dtype=values.dtype)
+    if xp is np:
+        np.add.at(out, host_key(key), values)
+    elif _is_cupy(values):
+        import cupyx
+
+        cupyx.scatter_add(out, host_key(key), values)
+    else:
+        picked = _positions(shape, key).reshape(-1, 1)
+        one_hot = xp.astype(xp.asarray(picked == np.arange(math.prod(shape))), values.dtype)
+        out = xp.reshape(xp.matmul(xp.reshape(values, (1, -1)), one_hot), shape)
+    return out
 
 
 # ---- host randomness -----------------------------------------------------------------------
@@ -161,9 +232,12 @@ _default_generator = np.random.default_rng(0)
 
 
 def manual_seed(seed):
-    """Reseed the package's default generator (NumPy's global RNG is never touched)."""
-    global _default_generator
-    _default_generator = np.random.default_rng(seed)
+    """Reseed the package's default generator in place (NumPy's global RNG is never touched).
+
+    In place, so that objects already holding the default generator (a ``DataLoader`` made
+    with ``seed=None``) follow the new seed too, as in PyTorch.
+    """
+    _default_generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
     return _default_generator
 
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from minitransfer.commands.options import choices, fraction, ks, one_k, seeds
+from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +59,7 @@ def _data_options(parser):
                         help="how the target task's images differ (default: jitter by +-2 px)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--hidden", type=int, default=128, help="hidden units (default 128)")
+    add_thread_option(parser)
 
 
 def build_parser():
@@ -68,6 +69,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     check = commands.add_parser("gradcheck", help="check every op's backward numerically")
     check.add_argument("--seed", type=int, default=0, help="seed for inputs and upstream gradients")
+    add_thread_option(check)
     check.set_defaults(handler=_gradcheck_command)
 
     run = commands.add_parser("run", help="the main job: compare strategies over k and seeds")
@@ -117,6 +119,7 @@ def build_parser():
     lessons = commands.add_parser("lessons", help="list the lessons, or run one: minitransfer lessons 6")
     lessons.add_argument("number", nargs="?", type=int, default=None, help="the lesson to run")
     lessons.add_argument("--quick", action="store_true", help="a shortened run (MINITRANSFER_QUICK=1)")
+    add_thread_option(lessons)
     lessons.set_defaults(handler=_lessons_command)
     return parser
 
@@ -190,8 +193,22 @@ def _lessons_command(args):
     if not chosen:
         raise UsageError(f"lesson {args.number}: expected one of "
                          f"{', '.join(str(int(p.name[:2])) for p in found)}")
-    env = dict(os.environ, MINITRANSFER_QUICK="1") if args.quick else None
+    env = dict(os.environ, MINITRANSFER_THREADS=str(args.threads))  # the lesson applies it
+    if args.quick:
+        env["MINITRANSFER_QUICK"] = "1"
     return subprocess.call([sys.executable, str(chosen[0])], env=env)
+
+
+def apply_threads(args, parser):
+    """Set the BLAS thread count for the whole command: --threads, else the default policy."""
+    from minitransfer import threads
+
+    if args.threads is None:
+        try:
+            args.threads = threads.default_num_threads()
+        except ValueError as error:  # a bad $MINITRANSFER_THREADS
+            parser.error(str(error))
+    threads.set_num_threads(args.threads)
 
 
 def main(argv=None):
@@ -210,6 +227,7 @@ def main(argv=None):
             check_device(args.device)
         except (ValueError, RuntimeError) as error:  # an unknown name, or no usable GPU
             parser.error(f"--device: {error}")
+    apply_threads(args, parser)
     from minitransfer.main_job import UsageError
 
     try:

@@ -1,4 +1,5 @@
-"""Functions that make new tensors: tensor, zeros, ones, randn, rand, arange (PyTorch's names).
+"""Functions that make new tensors: tensor, from_numpy, zeros, ones, randn, rand, arange
+(PyTorch's names).
 
 Random values are drawn on the host from a seeded ``numpy.random.Generator`` (the package's
 default one, reseeded by ``manual_seed``, or the ``generator=`` given: a Generator or an int
@@ -29,11 +30,26 @@ def _make(array, dtype, device, requires_grad):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    """Build a tensor from numbers, lists or arrays (``minitransfer.tensor([1.0, 2.0])``)."""
-    t = Tensor(data, dtype=dtype)
+    """Build a tensor from numbers, lists, arrays or tensors (``minitransfer.tensor([1.0, 2.0])``).
+
+    The tensor gets its own copy of the values, as with ``torch.tensor``: an optimizer step on it
+    leaves the caller's array alone. ``from_numpy`` shares the array's memory instead.
+    """
+    source = data.data if isinstance(data, Tensor) else data
+    t = Tensor(source, dtype=dtype)
+    if t.data is source:  # the caller's array itself (no conversion made a new one): copy it
+        t.data = backend.copy(source)
     if device is not None:
         t = t.to(device)
     return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def from_numpy(array):
+    """A tensor that shares the memory of a NumPy array, as ``torch.from_numpy``: a change to
+    one shows in the other. The array's dtype is kept (float64 stays float64)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):

@@ -51,7 +51,8 @@ def cross_entropy(logits, target, reduction="mean"):
     """−log softmax(z)_y averaged (or summed) over the batch (``functions.CrossEntropy``).
 
     ``target`` holds integer class labels (a Tensor, array or list); they are moved to the
-    logits' device. Validation of shapes and label ranges lives in ``nn.CrossEntropyLoss``.
+    logits' device. Labels outside [0, C) raise a ValueError (in the op); the other checks of
+    shapes and dtypes live in ``nn.CrossEntropyLoss``.
     """
     # isinstance, not hasattr(target, "data"): NumPy and CuPy arrays have a .data attribute too
     # (a memory buffer), so only a Tensor may be unwrapped.

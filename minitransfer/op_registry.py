@@ -12,6 +12,7 @@ import numpy as np
 
 from minitransfer import functions as F
 from minitransfer.functional import linear
+from minitransfer.tensor import Tensor
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,34 @@ def _cross_entropy(reduction):
     return fn
 
 
+# Indexing keys, many with repeated indices: an element picked k times must receive the sum of
+# its k gradients. "rows" inputs have 2 to 4 rows and at least one element along other axes.
 def _pick_rows(x):
-    rows = [0, x.shape[0] - 1, 0]  # row 0 twice: its gradient must be the sum of both
-    return x[rows]
+    return x[[0, x.shape[0] - 1, 0]]  # a list; row 0 twice
+
+
+def _pick_pairs(x):
+    return x[np.array([0, 0]), np.array([0, 0])]  # two integer arrays: element (0, 0) twice
+
+
+def _pick_columns(x):
+    return x[:, [0, 0, 0]]  # a slice beside a list: column 0 three times
+
+
+def _pick_by_mask(x):
+    return x[np.arange(x.shape[0]) % 2 == 0]  # a boolean mask: rows 0, 2
+
+
+def _pick_mixed(x):
+    return x[1, ..., None, Tensor(np.array([0, 0]))]  # an int, ..., None and a Tensor of indices
+
+
+def _select_2d(x):
+    return x.index_select(0, [[0, 1], [1, 1]])  # a 2-D index array adds an axis
+
+
+def _select_0d(x):
+    return x.index_select(1, Tensor(np.array(0)))  # a 0-d index drops the axis
 
 
 REGISTRY = (
@@ -67,7 +93,14 @@ REGISTRY = (
     OpCase("reshape", F.Reshape, lambda x: x.reshape(-1), "unary", (((3, 4),), ((2, 3, 2),))),
     OpCase("transpose", F.Transpose, lambda x: x.T, "unary", (((3, 4),), ((2, 3, 4),))),
     OpCase("getitem", F.GetItem, lambda x: x[1:, ..., :1], "rows", (((3, 4),), ((4, 2, 3),))),
-    OpCase("index_select", F.IndexSelect, _pick_rows, "rows", (((3, 4),), ((5,),))),
+    OpCase("getitem_rows", F.GetItem, _pick_rows, "rows", (((3, 4),), ((5,),))),
+    OpCase("getitem_pairs", F.GetItem, _pick_pairs, "rows", (((3, 4),), ((2, 2, 3),))),
+    OpCase("getitem_columns", F.GetItem, _pick_columns, "rows", (((3, 4),), ((2, 2, 3),))),
+    OpCase("getitem_mask", F.GetItem, _pick_by_mask, "rows", (((3, 4),), ((5,),))),
+    OpCase("getitem_mixed", F.GetItem, _pick_mixed, "rows", (((3, 4),), ((2, 2, 3),))),
+    OpCase("index_select_2d", F.IndexSelect, _select_2d, "rows", (((3, 4),), ((2, 3, 2),))),
+    OpCase("index_select_0d", F.IndexSelect, _select_0d, "rows", (((3, 4),), ((2, 3, 2),))),
+    OpCase("to_copy", F.ToCopy, lambda x: x.to(copy=True), "unary", (((3, 4),), ((),))),
     OpCase("logsumexp", F.LogSumExp, lambda x: x.logsumexp(axis=-1), "reduce",
            (((3, 4),), ((2, 3, 5),))),
     OpCase("log_softmax", F.LogSoftmax, lambda x: x.log_softmax(axis=-1), "reduce",

@@ -28,7 +28,9 @@ class Tensor:
         self.grad = None
         self._ctx = None  # the Function that produced this tensor; None for a leaf
         self._retain_grad = False
-        self._version = 0  # bumped by in-place updates, checked by backward
+        # In-place changes so far, checked by backward. A one-element list, so that a tensor and
+        # its detach()ed copies, which share the data, share the count too (as in PyTorch).
+        self._version_counter = [0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -37,8 +39,8 @@ class Tensor:
     def _from_op(cls, array, ctx):
         """Wrap an op's output without re-validating it (the hot path)."""
         out = cls.__new__(cls)
-        out.data, out.grad, out._ctx, out._retain_grad, out._version = array, None, ctx, False, 0
-        out.requires_grad = ctx is not None
+        out.data, out.grad, out._ctx, out._retain_grad = array, None, ctx, False
+        out._version_counter, out.requires_grad = [0], ctx is not None
         return out
 
     # ---- what the tensor is ------------------------------------------------------------
@@ -61,6 +63,11 @@ class Tensor:
     @property
     def is_leaf(self):
         return self._ctx is None
+
+    @property
+    def _version(self):
+        """How many times the data were changed in place (PyTorch's ``tensor._version``)."""
+        return self._version_counter[0]
 
     @property
     def grad_fn(self):
@@ -108,8 +115,14 @@ class Tensor:
         return self
 
     def detach(self):
-        """The same data in a new leaf that is cut from the graph."""
-        return Tensor._from_op(self.data, None)
+        """The same data in a new leaf that is cut from the graph.
+
+        The data are shared, so the version counter is shared too: an in-place change through
+        the detached tensor makes a backward that saved the original raise, as in PyTorch.
+        """
+        out = Tensor._from_op(self.data, None)
+        out._version_counter = self._version_counter
+        return out
 
     def backward(self, grad=None, retain_graph=False):
         """Compute d(self)/d(leaf) for every leaf that requires a gradient; add it to ``.grad``.
@@ -120,23 +133,48 @@ class Tensor:
         """
         autograd.backward(self, grad.data if isinstance(grad, Tensor) else grad, retain_graph)
 
-    def _accumulate_grad(self, g):
+    def _accumulate_grad(self, g, shared=False):
         """self.grad += g (the walk's last step for a leaf), where ``.grad`` may still be None.
 
-        The first gradient is stored as it is, without a copy, though the array may be shared with
-        another tensor's gradient; so the second is added out of place, into a fresh array that
-        only this tensor holds (marked ``_accumulator``). From the third on, adding in place is safe.
+        A tensor owns its ``.grad``, as PyTorch's AccumulateGrad makes sure: the first gradient is
+        stored as it is only when nothing else can hold that array (a fresh, writeable result of
+        an op); a view (e.g. Sum's read-only broadcast) or an array that ``shared`` says another
+        tensor got too (Add hands the same g to both inputs) is copied. So ``p.grad.mul_(c)``
+        (gradient clipping) works and changes no other gradient; later gradients add in place.
         """
-        current = self.grad
-        if current is None:
-            self.grad = Tensor._from_op(g, None)
-        elif getattr(current, "_accumulator", False):
-            current.data += g
+        if self.grad is None:
+            self.grad = Tensor._from_op(g if not shared and backend.owns_memory(g) else
+                                        backend.copy(g), None)
         else:
-            self.grad = Tensor._from_op(current.data + g, None)
-            self.grad._accumulator = True
+            self.grad.data += g
 
     # ---- moving and converting -----------------------------------------------------------
+    def __bool__(self):
+        """``if loss < 0.1:`` reads a one-element tensor; more values are ambiguous, as in PyTorch."""
+        if self.numel() != 1:
+            raise RuntimeError(f"bool(): the truth value of a tensor with {self.numel()} values (shape "
+                               f"{self.shape}) is ambiguous; reduce it first, e.g. .all() or .any()")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        """A one-element integer tensor as a list index or ``range`` bound, as in PyTorch."""
+        if self.numel() != 1 or backend.is_floating(self.data):
+            raise TypeError(f"index: only integer tensors of a single element can be converted to "
+                            f"an index, got dtype {backend.dtype_name(self.dtype)} and shape {self.shape}")
+        return int(self.item())
+
+    def __iter__(self):
+        """The tensor's rows, each a tensor with a gradient path (``self[i]``), as in PyTorch."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
     def item(self):
         if self.numel() != 1:
             raise ValueError(f"item(): only a one-element tensor can be turned into a Python "
@@ -152,16 +190,16 @@ class Tensor:
     def tolist(self):
         return backend.to_numpy(self.data).tolist()
 
-    def to(self, device=None, dtype=None):
-        """A copy on ``device`` ('cpu' or 'cuda') and/or with ``dtype``; self if nothing changes."""
-        data = self.data
-        if device is not None:
-            data = backend.to_device(data, device)
-        if dtype is not None and backend.dtype_name(dtype) != backend.dtype_name(data.dtype):
-            data = backend.namespace(data).astype(data, backend.dtype_like(dtype, data))
-        if data is self.data:
+    def to(self, device=None, dtype=None, copy=False):
+        """A copy on ``device`` ('cpu' or 'cuda') and/or with ``dtype``; self if nothing changes
+        (unless ``copy``). The copy stays in the graph: its gradient flows back, moved and cast
+        back (``functions.ToCopy``), as in PyTorch. A cast to integers has no gradient."""
+        moves = device is not None and not backend.is_on(self.data, backend.check_device(device))
+        casts = dtype is not None and backend.dtype_name(dtype) != backend.dtype_name(self.dtype)
+        if not (moves or casts or copy):
             return self
-        return Tensor(data, requires_grad=self.requires_grad)
+        source = self if not casts or backend.dtype_kind(dtype) == "f" else self.detach()
+        return F.ToCopy.apply(source, device=device, dtype=dtype)
 
     def cpu(self):
         return self.to("cpu")
@@ -177,39 +215,55 @@ class Tensor:
 
     # ---- operators: each one calls a single op class of ``functions`` ---------------------
     def _lift(self, other):
-        """A number or array as a constant tensor beside self (same device, dtype for numbers)."""
+        """A number or array as a constant tensor beside self (same device). A Python number takes
+        self's dtype, as in PyTorch, except a float beside integers (float32, the default dtype)
+        and an int beside bools (int64)."""
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (bool, int, float, np.number)):
-            xp = backend.namespace(self.data)
-            dtype = self.data.dtype if backend.is_floating(self.data) or isinstance(
-                other, (bool, int, np.integer)) else xp.float32
+            xp, kind = backend.namespace(self.data), backend.dtype_kind(self.dtype)
+            dtype = (xp.float32 if isinstance(other, (float, np.floating)) and kind != "f" else
+                     xp.int64 if kind == "b" and not isinstance(other, bool) else self.data.dtype)
             return Tensor._from_op(xp.asarray(other, dtype=dtype), None)
         return Tensor(other).to(self.device)
 
+    def _operands(self, other, reverse=False, divide=False):
+        """(self, other) for a binary op, (other, self) when ``reverse``, promoted as in PyTorch:
+        integers (or bools) beside a float tensor take its dtype, and true division of integers
+        gives float32. (NumPy 2 would make int64 / float32 float64.)"""
+        other = self._lift(other)
+        a, b = (other, self) if reverse else (self, other)
+        if type(a.data) is not type(b.data) or (a.data.dtype == b.data.dtype and not divide):
+            return a, b  # (arrays of two libraries: the op refuses them)
+        float_a, float_b = backend.is_floating(a.data), backend.is_floating(b.data)
+        if float_a != float_b or (divide and not float_a):
+            dtype = a.dtype if float_a else b.dtype if float_b else backend.dtype_like("float32", a.data)
+            return _with_dtype(a, dtype), _with_dtype(b, dtype)
+        return a, b
+
     def __add__(self, other):
-        return F.Add.apply(self, self._lift(other))
+        return F.Add.apply(*self._operands(other))
 
     def __radd__(self, other):
-        return F.Add.apply(self._lift(other), self)
+        return F.Add.apply(*self._operands(other, reverse=True))
 
     def __sub__(self, other):
-        return F.Sub.apply(self, self._lift(other))
+        return F.Sub.apply(*self._operands(other))
 
     def __rsub__(self, other):
-        return F.Sub.apply(self._lift(other), self)
+        return F.Sub.apply(*self._operands(other, reverse=True))
 
     def __mul__(self, other):
-        return F.Mul.apply(self, self._lift(other))
+        return F.Mul.apply(*self._operands(other))
 
     def __rmul__(self, other):
-        return F.Mul.apply(self._lift(other), self)
+        return F.Mul.apply(*self._operands(other, reverse=True))
 
     def __truediv__(self, other):
-        return F.Div.apply(self, self._lift(other))
+        return F.Div.apply(*self._operands(other, divide=True))
 
     def __rtruediv__(self, other):
-        return F.Div.apply(self._lift(other), self)
+        return F.Div.apply(*self._operands(other, reverse=True, divide=True))
 
     def __neg__(self):
         return F.Neg.apply(self)
@@ -218,13 +272,15 @@ class Tensor:
         if not isinstance(exponent, (int, float, np.number)) or isinstance(exponent, bool):
             raise TypeError(f"pow: the exponent must be a Python number, got "
                             f"{type(exponent).__name__}")
+        if isinstance(exponent, (float, np.floating)) and not backend.is_floating(self.data):
+            return _with_dtype(self, backend.dtype_like("float32", self.data)) ** exponent
         return F.Pow.apply(self, exponent=exponent)
 
     def __matmul__(self, other):
-        return F.MatMul.apply(self, self._lift(other))
+        return F.MatMul.apply(*self._operands(other))
 
     def __rmatmul__(self, other):
-        return F.MatMul.apply(self._lift(other), self)
+        return F.MatMul.apply(*self._operands(other, reverse=True))
 
     # comparisons give plain tensors: they have no gradient
     def __lt__(self, other):
@@ -246,17 +302,28 @@ class Tensor:
         return Tensor._from_op(self.data != self._lift(other).data, None)
 
     def __getitem__(self, key):
-        """Basic indexing (ints, slices, None, ...) or one integer array/list/Tensor of rows."""
-        if isinstance(key, Tensor):
-            key = key.data
-        if isinstance(key, list) or backend.is_array(key):
-            indices = backend.asarray_like(np.asarray(backend.to_numpy(key) if backend.is_array(
-                key) else key), self.data)
-            if np.dtype(backend.dtype_name(indices.dtype)).kind not in "iu":
-                raise TypeError(f"index: an index array must hold integers, got "
-                                f"{backend.dtype_name(indices.dtype)}")
-            return F.IndexSelect.apply(self, indices=indices, axis=0)
-        return F.GetItem.apply(self, key=key)
+        """``x[key]`` for every key NumPy accepts: ints, slices, None, ..., integer arrays, lists
+        or Tensors (repeats allowed), boolean masks, and mixes of them (``functions.GetItem``)."""
+        return F.GetItem.apply(self, key=_key_arrays(key))
+
+    def __setitem__(self, key, value):
+        """``x[key] = value``, written into the data: an in-place change like ``add_`` (refused on
+        a leaf that requires grad outside no_grad; bumps the version). It is not recorded in the
+        graph, so a value that requires grad is refused rather than silently cut off."""
+        if isinstance(value, Tensor) and value.requires_grad and autograd._GradMode.enabled:
+            raise RuntimeError("setitem: the value requires grad, but x[key] = value is not recorded "
+                               "in the graph; assign value.detach(), or build x out of place")
+        value = value.data if isinstance(value, Tensor) else value
+        self._begin_inplace()
+        self.data[backend.host_key(_key_arrays(key))] = value
+
+    def index_select(self, dim, index):
+        """The slices along axis ``dim`` at ``index`` (integers, any shape; repeats allowed)."""
+        indices = backend.asarray_like(backend.host_key(_key_arrays(index)), self.data)
+        if backend.dtype_kind(indices.dtype) not in "iu":
+            raise TypeError(f"index_select: index must hold integers, got "
+                            f"{backend.dtype_name(indices.dtype)}")
+        return F.IndexSelect.apply(self, indices=indices, axis=dim)
 
     # reductions take NumPy's (axis, keepdims) or PyTorch's (dim, keepdim) spelling
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
@@ -268,6 +335,12 @@ class Tensor:
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
         """The largest values (only the values: PyTorch's max(dim) also returns indices)."""
         return F.Max.apply(self, axis=_pick(axis, dim), keepdims=keepdims or keepdim)
+
+    def all(self):
+        return Tensor._from_op(backend.namespace(self.data).all(self.data), None)
+
+    def any(self):
+        return Tensor._from_op(backend.namespace(self.data).any(self.data), None)
 
     def argmax(self, axis=None, *, dim=None):
         axis = _pick(axis, dim)
@@ -316,10 +389,16 @@ class Tensor:
 
     # ---- in-place updates (optimizers use them; they bump the version counter) ----------
     def _begin_inplace(self):
-        if self.requires_grad and self._ctx is None and autograd._GradMode.enabled:
-            raise RuntimeError("a leaf tensor that requires grad is being changed in place; "
-                               "wrap the update in 'with minitransfer.no_grad():'")
-        self._version += 1  # a graph that saved the old values can no longer backward
+        if self.requires_grad and autograd._GradMode.enabled:
+            if self._ctx is None:
+                raise RuntimeError("a leaf tensor that requires grad is being changed in place; "
+                                   "wrap the update in 'with minitransfer.no_grad():'")
+            # PyTorch would record the change in the graph; here it would be missed, and the
+            # gradient silently wrong, so it is refused
+            raise RuntimeError(f"a result of {type(self._ctx).__name__} that requires grad is being "
+                               f"changed in place, which its graph cannot record; compute a new "
+                               f"tensor (h = h * 2), or change it under 'with minitransfer.no_grad():'")
+        self._version_counter[0] += 1  # a graph that saved the old values can no longer backward
 
     def add_(self, other, alpha=1.0):
         """self += alpha * other, writing into the existing array."""
@@ -360,6 +439,18 @@ class Tensor:
 
 def _pick(axis, dim):
     return axis if dim is None else dim
+
+
+def _with_dtype(t, dtype):
+    """t, or a copy cast to ``dtype`` (only integer or bool tensors, which have no gradient)."""
+    xp = backend.namespace(t.data)
+    return t if t.data.dtype == dtype else Tensor._from_op(xp.astype(t.data, dtype), None)
+
+
+def _key_arrays(key):
+    """An index with each Tensor in it replaced by its array."""
+    parts = tuple(k.data if isinstance(k, Tensor) else k for k in (key if isinstance(key, tuple) else (key,)))
+    return parts if isinstance(key, tuple) else parts[0]
 
 
 # The op classes need Tensor, and Tensor's operators call them: import last (a cycle by design).

@@ -1,4 +1,4 @@
-"""The engine stays small enough to read in one sitting (DESIGN §2: under about 800 lines).
+"""The engine stays small enough to read in one sitting (DESIGN §2: at most 900 lines of code).
 
 The engine is ``backend.py``, ``tensor.py``, ``autograd.py`` and the op classes in
 ``functions/``. Lines are counted as cloc counts lines of code: blank lines, comment lines
@@ -15,7 +15,7 @@ import tokenize
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "minitransfer"
 ENGINE = [PACKAGE / "backend.py", PACKAGE / "tensor.py", PACKAGE / "autograd.py",
           *sorted((PACKAGE / "functions").glob("*.py"))]
-BUDGET = 800
+BUDGET = 900
 
 
 def count_lines(source):

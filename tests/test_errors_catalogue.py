@@ -23,6 +23,7 @@ import pytest
 import minitransfer as mt
 from minitransfer import cli, nn, optim, stats
 from minitransfer.data import DataLoader, TensorDataset
+from minitransfer.interop import from_torch, to_torch
 from minitransfer.train import NonFiniteLossError, evaluate, fit
 from minitransfer.transfer import fine_tune, pretrain
 
@@ -213,6 +214,79 @@ def test_T11_a_parameter_changed_in_place_outside_no_grad():
         w.add_(1.0)
     assert w.item() == 1.0 and w._version == 0
 
+def test_T12_the_truth_value_of_a_tensor_with_several_values():
+    a = mt.tensor([0.0, 0.0], requires_grad=True)
+    with raises(RuntimeError, "bool()", "2 values", "shape (2,)", "ambiguous", ".all()"):
+        if a == mt.tensor([1.0, 1.0]):
+            pass
+    with raises(RuntimeError, "0 values", "ambiguous"):
+        bool(mt.zeros(0))
+    assert a.grad is None and a.tolist() == [0.0, 0.0]
+
+
+def test_T13_iterating_a_0d_tensor_or_indexing_with_a_float_tensor():
+    x = mt.tensor(5.0, requires_grad=True)
+    with raises(TypeError, "iteration over a 0-d tensor"):
+        list(x)
+    with raises(TypeError, "index", "only integer tensors of a single element", "float32", "shape ()"):
+        [1, 2][x]
+    with raises(TypeError, "index", "only integer tensors of a single element", "int64", "shape (2,)"):
+        [1, 2][mt.tensor([0, 1])]
+    assert x.grad is None and x.item() == 5.0 and x._version == 0
+
+
+def test_T14_an_in_place_change_that_the_graph_cannot_record():
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 2.0
+    with raises(RuntimeError, "result of Mul that requires grad", "in place", "h = h * 2", "no_grad"):
+        h.mul_(3.0)
+    with raises(RuntimeError, "result of Mul that requires grad", "in place"):
+        h[0] = 0.0
+    x = mt.zeros(2)
+    with raises(RuntimeError, "setitem", "value requires grad", "value.detach()"):
+        x[0] = w[1]
+    assert h.tolist() == [2.0, 4.0] and h._version == 0 and x.tolist() == [0.0, 0.0]
+    assert x._version == 0 and w.grad is None
+
+
+def test_T15_a_saved_tensor_changed_through_detach():
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    w.detach().add_(1.0)  # the detached tensor shares w's data and version counter
+    with raises(RuntimeError, "backward()", "Mul", "modified in place", "version 0 -> 1"):
+        loss.backward()
+    assert w.grad is None
+
+
+def test_T16_a_saved_tensor_changed_by_setitem():
+    w = mt.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 1.0
+    loss = (h * h).sum()
+    with mt.no_grad():
+        h[0] = 5.0
+    with raises(RuntimeError, "backward()", "Mul", "modified in place", "version 0 -> 1"):
+        loss.backward()
+    with raises(RuntimeError, "leaf tensor that requires grad", "in place", "no_grad"):
+        w[0] = 3.0
+    assert w.grad is None and w.tolist() == [1.0, 2.0] and w._version == 0
+
+
+def test_T17_from_numpy_of_something_else():
+    for data, received in (([1.0, 2.0], "list"), (mt.zeros(2), "Tensor")):
+        with raises(TypeError, "from_numpy", "expected a numpy.ndarray", f"got {received}"):
+            mt.from_numpy(data)
+
+
+def test_T18_an_index_outside_the_axis_or_of_floats():
+    x = mt.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    with raises(IndexError, "index 3 is out of bounds for axis 0 with size 3"):
+        x[[0, 3]]
+    with raises(IndexError, "index_select", "[-3, 3)", "axis 0 of size 3", "from 0 to 3"):
+        x.index_select(0, [0, 3])
+    with raises(TypeError, "index_select", "index must hold integers", "float64"):
+        x.index_select(0, np.array([0.0, 1.0]))
+    assert x.grad is None
+
 
 # ==== layers and losses =========================================================================
 @pytest.mark.parametrize("shape, received", [((32, 63), "(32, 63)"), ((2, 8, 8), "(2, 8, 8)")])
@@ -272,6 +346,16 @@ def test_L05_bad_labels(labels, error, words):
     logits = model(f32(2, 4))
     with raises(error, "CrossEntropyLoss", *words):
         nn.CrossEntropyLoss()(logits, labels)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("labels, words", [(np.array([0, 3]), "from 0 to 3"), ([-1, 2], "from -1 to 2")])
+def test_L13_labels_outside_the_classes_given_to_the_functional_cross_entropy(labels, words):
+    model = nn.MLP([4, 3], generator=0)
+    before = snapshot(model)
+    logits = model(f32(2, 4))
+    with raises(ValueError, "cross_entropy", "labels must lie in [0, 3)", "3 classes", words):
+        mt.cross_entropy(logits, labels)
     assert_unchanged(model, before)
 
 
@@ -685,8 +769,9 @@ def test_S05_bad_degrees_of_freedom_p_values_or_interval_bounds():
     (["run", "--target-accuracy", "80"], ("--target-accuracy", "between 0 and 1", "'80'")),
     (["run", "--pretrain-steps", "0"], ("--pretrain-steps must be a positive integer, got 0",)),
     (["run", "--device", "tpu"], ("--device", "'cpu' or 'cuda'", "'tpu'")),
+    (["run", "--threads", "0"], ("--threads", "positive integer number of threads", "'0'")),
 ], ids=["option", "command", "strategy", "target", "data", "ks", "seeds", "target-accuracy",
-        "steps", "device"])
+        "steps", "device", "threads"])
 def test_U01_unknown_options_strategies_targets_and_bad_values(tmp_path, capsys, argv, words):
     code, err = run_cli([*argv, "--out", str(tmp_path / "run")] if argv[0] == "run" and
                         "--frobnicate" not in argv else argv, capsys)
@@ -774,6 +859,92 @@ def test_U08_the_command_line_in_a_real_process_prints_no_traceback(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         f"minitransfer: error: --checkpoint: load: no checkpoint file at '{tmp_path / 'none.npz'}'"]
+
+
+# ==== threads ===================================================================================
+@pytest.mark.parametrize("n, error, received", [
+    (0, ValueError, "got 0"), (-2, ValueError, "got -2"), (2.0, TypeError, "got 2.0 (float)"),
+    ("2", TypeError, "got '2' (str)"), (True, TypeError, "got True (bool)"),
+], ids=["zero", "negative", "float", "str", "bool"])
+def test_P01_a_thread_count_that_is_not_a_positive_integer(n, error, received):
+    before = mt.get_num_threads()
+    with raises(error, "set_num_threads: n", "positive integer", received):
+        mt.set_num_threads(n)
+    assert mt.get_num_threads() == before
+
+
+def test_P01_a_bad_MINITRANSFER_THREADS(monkeypatch, capsys):
+    from minitransfer import threads
+
+    monkeypatch.setenv("MINITRANSFER_THREADS", "many")
+    with raises(ValueError, "MINITRANSFER_THREADS", "positive integer", "'many'"):
+        threads.default_num_threads()
+    code, err = run_cli(["lessons"], capsys)
+    assert_usage_error(code, err, "MINITRANSFER_THREADS", "positive integer", "'many'")
+
+
+# ==== PyTorch interop ===========================================================================
+@pytest.mark.parametrize("convert", ["to_torch", "from_torch"])
+def test_I01_interop_without_torch(monkeypatch, convert):
+    from minitransfer import interop
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # what an environment without torch sees
+    with raises(ImportError, f"{convert} needs PyTorch", "not installed", "pip install torch"):
+        getattr(interop, convert)(small_model())
+
+
+def _torch_layers(torch, *names):
+    make = {"Linear": lambda: torch.nn.Linear(4, 4), "ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh,
+            "Dropout": torch.nn.Dropout, "NoBias": lambda: torch.nn.Linear(4, 4, bias=False)}
+    return torch.nn.Sequential(*[make[name]() for name in names])
+
+
+@pytest.mark.parametrize("layers, words", [
+    (("Linear", "Tanh", "Linear"), ("found Tanh at 1, where ReLU belongs",)),
+    (("Linear", "ReLU", "Dropout", "Linear"), ("found Dropout at 2, where Linear belongs",)),
+    (("Linear", "Linear"), ("found Linear at 1, where ReLU belongs",)),
+    (("Linear", "ReLU"), ("found ReLU at 1, where the Linear head belongs",)),
+    (("NoBias",), ("every Linear needs a bias", "the Linear at 0 has none")),
+    ("conv", ("found Conv2d (children: none)",)),
+    ("ours", ("expected a torch.nn.Module, got MLP (to_torch converts that way)",)),
+], ids=["tanh", "dropout", "no-relu", "relu-last", "no-bias", "conv", "minitransfer-model"])
+def test_I02_from_torch_of_a_module_that_is_not_mlp_shaped(layers, words):
+    torch = pytest.importorskip("torch")
+    module = {"conv": lambda: torch.nn.Conv2d(1, 2, 3), "ours": small_model}.get(
+        layers, lambda: _torch_layers(torch, *layers))()
+    with raises(TypeError, "from_torch", *words):
+        from_torch(module)
+
+
+def test_I02_to_torch_of_a_model_that_is_not_mlp_shaped():
+    pytest.importorskip("torch")
+    with raises(TypeError, "to_torch", "'body'", "'head'", "found Sequential (children: 0)"):
+        to_torch(nn.Sequential(nn.Linear(4, 3)))
+    model = small_model()
+    model.body.append(nn.Flatten())
+    with raises(TypeError, "to_torch", "found Flatten at body.2, where Linear belongs"):
+        to_torch(model)
+
+
+class _Doubled(nn.MLP):
+    def forward(self, x):
+        return super().forward(x) * 2
+
+
+def test_I03_sizes_that_do_not_chain_mixed_dtypes_or_another_forward():
+    torch = pytest.importorskip("torch")
+    module = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    with raises(ValueError, "from_torch", "sizes do not chain", "the Linear at 0 gives 5 features",
+                "the one at 2 expects 4"):
+        from_torch(module)
+    module = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2).double())
+    with raises(ValueError, "from_torch", "float32, or every weight in float64", "found float32, float64"):
+        from_torch(module)
+    model = _Doubled([4, 5, 3], generator=0)
+    before = snapshot(model)
+    with raises(ValueError, "to_torch", "outputs differ", "forward is not head(body(x))"):
+        to_torch(model)
+    assert_unchanged(model, before)
 
 
 # ==== the document lists every entry ============================================================

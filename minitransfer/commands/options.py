@@ -1,7 +1,8 @@
 """Argument types and the flags that every experiment command shares (DESIGN §11).
 
 The same flags everywhere: ``--data``, ``--data-dir``, ``--target``, ``--strategies``, ``--k``
-(one) or ``--ks`` (several), ``--seeds``, ``--hidden``, ``--out``, ``--quick``, ``--device``.
+(one) or ``--ks`` (several), ``--seeds``, ``--hidden``, ``--out``, ``--quick``, ``--device``,
+``--threads``.
 A mistake in one of them exits with code 2 and one line, as ``minitransfer run`` does.
 """
 
@@ -96,6 +97,20 @@ def positive_floats(text):
     return list(dict.fromkeys(values))
 
 
+def threads(text):
+    """--threads: a positive number of BLAS threads."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer number of threads, got {text!r}")
+    return int(text)
+
+
+def add_thread_option(parser):
+    """--threads, which every command has (cli.main applies it before the command runs)."""
+    parser.add_argument("--threads", type=threads, default=None,
+                        help="BLAS threads (default: $MINITRANSFER_THREADS, else 1, the fastest "
+                             "for this package's small matrices: see README, Threads)")
+
+
 def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, ks_default=None,
                            seeds_default=3):
     """The shared flags of an experiment command.
@@ -133,3 +148,4 @@ def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, 
     parser.add_argument("--out", default=None, help="output folder (default runs/COMMAND)")
     parser.add_argument("--quick", action="store_true", help="a small run (< 30 s)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_thread_option(parser)

@@ -5,23 +5,23 @@ is ``(x[i], y[i])``. The arrays stay NumPy arrays on the host; only the ``DataLo
 batches into ``Tensor`` objects and moves them to a device, as PyTorch's loader does.
 
 ``TensorDataset(*arrays)`` keeps PyTorch's name (there its arrays are called ``.tensors``;
-here they are ``.arrays`` because they are NumPy arrays). ``ImageDataset`` is a
-``TensorDataset`` of exactly two arrays, flattened images ``x`` (N, H*W) float32 in [0, 1]
-and labels ``y`` (N,) int64, that also remembers the image shape (H, W), which the
-transforms need to undo the flattening, and the names of the classes.
+here they are ``.arrays`` because they are NumPy arrays). It takes Tensors too, as a PyTorch
+user writes it (``TensorDataset(mt.tensor(X), mt.tensor(y))``), and keeps their values.
+``ImageDataset`` is a ``TensorDataset`` of exactly two arrays, flattened images ``x``
+(N, H*W) float32 in [0, 1] and labels ``y`` (N,) int64, that also remembers the image shape
+(H, W), which the transforms need to undo the flattening, and the names of the classes.
 """
 
 import numpy as np
 
+from minitransfer import backend
 from minitransfer.tensor import Tensor
 
 
 def _as_host_array(array, argument):
-    """A NumPy array of numbers (bool, int or float) with at least one axis, or a clear error."""
-    if isinstance(array, Tensor):
-        raise TypeError(f"{argument}: expected a NumPy array, got a minitransfer Tensor; data sets "
-                        f"hold host arrays (use tensor.numpy()) and the DataLoader makes the tensors")
-    array = np.asarray(array)
+    """A NumPy array of numbers (bool, int or float) with at least one axis, or a clear error.
+    A Tensor gives its values (copied to the host when it lives on a GPU)."""
+    array = backend.to_numpy(array.data) if isinstance(array, Tensor) else np.asarray(array)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{argument}: expected an array of numbers, got dtype {array.dtype}")
     if array.ndim == 0:

@@ -12,24 +12,24 @@ Where each op lives (``functions.Add`` and ``functions.elementwise.Add`` are the
 
     function.py      Function (a node of the graph), unbroadcast
     elementwise.py   Add, Sub, Mul, Div, Neg, Pow, Exp, Log, ReLU
-    matmul.py        MatMul
+    matmul.py        MatMul, and matmul_2d (the BLAS product the fused ops share)
     reductions.py    Sum, Mean, Max, LogSumExp, LogSoftmax, Softmax
-    shape.py         Reshape, Transpose, GetItem, IndexSelect
+    shape.py         Reshape, Transpose, GetItem, IndexSelect, ToCopy
     fused.py         Affine (nn.Linear) and CrossEntropy (nn.CrossEntropyLoss), one node each
 """
 
 from minitransfer.functions.elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sub
 from minitransfer.functions.function import Function, unbroadcast
 from minitransfer.functions.fused import Affine, CrossEntropy
-from minitransfer.functions.matmul import MatMul
+from minitransfer.functions.matmul import MatMul, matmul_2d
 from minitransfer.functions.reductions import LogSoftmax, LogSumExp, Max, Mean, Softmax, Sum
-from minitransfer.functions.shape import GetItem, IndexSelect, Reshape, Transpose
+from minitransfer.functions.shape import GetItem, IndexSelect, Reshape, ToCopy, Transpose
 
 __all__ = [
     "Function", "unbroadcast",
     "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "ReLU",
-    "MatMul",
+    "MatMul", "matmul_2d",
     "Sum", "Mean", "Max", "LogSumExp", "LogSoftmax", "Softmax",
-    "Reshape", "Transpose", "GetItem", "IndexSelect",
+    "Reshape", "Transpose", "GetItem", "IndexSelect", "ToCopy",
     "Affine", "CrossEntropy",
 ]

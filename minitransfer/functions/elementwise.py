@@ -90,13 +90,15 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = xᵖ for a constant number p.   dL/dx = g ⊙ p xᵖ⁻¹."""
+    """z = xᵖ for a constant number p.   dL/dx = g ⊙ p xᵖ⁻¹  (0 when p = 0, also at x = 0)."""
 
     def forward(self, x, exponent):
         self.x, self.exponent = x, exponent
         return x**exponent
 
     def backward(self, g):
+        if self.exponent == 0:  # x⁰ = 1 is constant: 0 · 0⁻¹ would give NaN at x = 0
+            return (backend.namespace(g).zeros_like(g),)
         return (g * self.exponent * self.x ** (self.exponent - 1),)
 
 

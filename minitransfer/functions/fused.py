@@ -9,7 +9,7 @@ import numpy as np
 
 from minitransfer import backend
 from minitransfer.functions.function import Function
-from minitransfer.functions.matmul import _matmul_2d
+from minitransfer.functions.matmul import matmul_2d
 
 
 def _sum(x, axis=None, keepdims=False):
@@ -37,10 +37,19 @@ class CrossEntropy(Function):
     ℓᵢ = −log softmax(zᵢ)_{yᵢ} = logsumexp(zᵢ) − z_{i,yᵢ};  loss = (1/N) Σ ℓᵢ ("mean"), Σ ℓᵢ
     ("sum") or the vector ℓ ("none").
     dL/dzᵢ = gᵢ (softmax(zᵢ) − onehot(yᵢ)), with gᵢ = g/N for "mean" and g for "sum".
+    Labels outside [0, C) are refused here, for ``cross_entropy`` and ``nn.CrossEntropyLoss``
+    alike: the one-hot row of such a label is all zeros, which would silently add 0 to the loss.
     """
 
     def forward(self, logits, labels, reduction="mean"):
         xp = backend.namespace(logits)
+        classes = logits.shape[1]
+        if labels.shape[0]:  # NumPy's min()/max() methods: numpy.min's wrapper costs ~3 µs a step
+            low, high = ((int(labels.min()), int(labels.max())) if type(labels) is np.ndarray
+                         else (int(xp.min(labels)), int(xp.max(labels))))
+            if low < 0 or high >= classes:
+                raise ValueError(f"cross_entropy (CrossEntropyLoss): labels must lie in [0, {classes}) "
+                                 f"for logits with {classes} classes, got values from {low} to {high}")
         self.reduction = reduction
         shifted = logits - _max(logits, axis=1, keepdims=True)  # no overflow in exp
         self.softmax = xp.exp(shifted)
@@ -99,7 +108,7 @@ class Affine(Function):
         # The weight and bias gradients sum over all rows: view g and x as 2-D tables of rows.
         rows_g = g if g.ndim == 2 else xp.reshape(g, (-1, g.shape[-1]))
         rows_x = self.x if self.x.ndim == 2 else xp.reshape(self.x, (-1, self.x.shape[-1]))
-        grad_weight = _matmul_2d(rows_g.T, rows_x) if need_weight else None
+        grad_weight = matmul_2d(rows_g.T, rows_x) if need_weight else None
         if len(self.needs_input_grad) == 2:
             return grad_x, grad_weight
         return grad_x, grad_weight, _sum(rows_g, axis=0) if self.needs_input_grad[2] else None

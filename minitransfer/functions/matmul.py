@@ -6,7 +6,7 @@ from minitransfer import backend
 from minitransfer.functions.function import Function, unbroadcast
 
 
-def _matmul_2d(a, b):
+def matmul_2d(a, b):
     """a @ b for 2-D arrays, by BLAS whatever the shapes.
 
     ``numpy.matmul`` computes a product whose inner dimension is 1 with its own loop instead of
@@ -49,8 +49,8 @@ class MatMul(Function):
             g = xp.expand_dims(g, axis=-1) if a.ndim != 1 else xp.reshape(g, (1, 1))
         need_a, need_b = self.needs_input_grad
         if a2.ndim == 2 and b2.ndim == 2:
-            grad_a = _matmul_2d(g, b2.T) if need_a else None
-            grad_b = _matmul_2d(a2.T, g) if need_b else None
+            grad_a = matmul_2d(g, b2.T) if need_a else None
+            grad_b = matmul_2d(a2.T, g) if need_b else None
         else:
             grad_a = unbroadcast(xp.matmul(g, xp.matrix_transpose(b2)), a2.shape) if need_a else None
             grad_b = unbroadcast(xp.matmul(xp.matrix_transpose(a2), g), b2.shape) if need_b else None

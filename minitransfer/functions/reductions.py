@@ -71,6 +71,7 @@ class Max(Function):
 # ---- softmax family ----------------------------------------------------------------------------
 class LogSumExp(Function):
     """z = log Σ exp(x) over ``axis``, computed as m + log Σ exp(x − m) with m = max x (no overflow).
+    Where m is ±∞, z = m: −∞ when every term is −∞ (where x − m would be NaN), +∞ for any +∞.
 
     dL/dx = g ⊙ softmax(x) = g ⊙ exp(x − z).
     """
@@ -79,7 +80,9 @@ class LogSumExp(Function):
         xp = backend.namespace(x)
         self.axes, self.keepdims, self.x = _axes(axis, x.ndim), keepdims, x
         m = xp.max(x, axis=self.axes, keepdims=True)
-        self.z = m + xp.log(xp.sum(xp.exp(x - m), axis=self.axes, keepdims=True))
+        finite = xp.isfinite(m)
+        shifted = xp.where(finite, x - xp.where(finite, m, xp.zeros_like(m)), xp.zeros_like(x))
+        self.z = xp.where(finite, m + xp.log(xp.sum(xp.exp(shifted), axis=self.axes, keepdims=True)), m)
         return self.z if keepdims else xp.squeeze(self.z, axis=self.axes)
 
     def backward(self, g):

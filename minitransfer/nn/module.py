@@ -191,7 +191,7 @@ class Module:
                     continue
                 moved = tensor.to(device=device, dtype=dtype).data
                 if moved is not tensor.data:
-                    tensor._version += 1  # a graph that saved the old array cannot backward
+                    tensor._version_counter[0] += 1  # a graph that saved the old array cannot backward
                     tensor.data = moved
         return self
 
