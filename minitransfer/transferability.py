@@ -132,7 +132,7 @@ def max_evidence(features, targets, tol=1e-10, max_iter=1000):
 
     def moments(t):  # γ, ‖m‖², ‖F m − y‖² at t = α/β
         gamma = np.sum(s2 / (s2 + t), axis=0)
-        m2 = np.sum(s2 * z ** 2 / (s2 + t) ** 2, axis=0)
+        m2 = np.sum((np.sqrt(s2) * z / (s2 + t)) ** 2, axis=0)  # the ratio first: no overflow
         residual = np.sum((t * z / (s2 + t)) ** 2, axis=0) + outside
         return gamma, np.maximum(m2, 1e-300), np.maximum(residual, 1e-300)
 
@@ -141,7 +141,8 @@ def max_evidence(features, targets, tol=1e-10, max_iter=1000):
     while iterations < max_iter:
         iterations += 1
         alpha, beta = gamma / m2, (n - gamma) / residual
-        gamma, m2, residual = moments(alpha / beta)  # m at exactly these α, β
+        # m at exactly these α, β (t kept finite: features with no information send α/β to ∞)
+        gamma, m2, residual = moments(np.clip(alpha / beta, 1e-300, 1e300))
         log_det = np.sum(np.log(alpha + beta * s2), axis=0) + (dim - len(sigma)) * np.log(alpha)
         evidence = (n / 2 * np.log(beta) + dim / 2 * np.log(alpha) - n / 2 * math.log(2 * math.pi)
                     - beta / 2 * residual - alpha / 2 * m2 - log_det / 2)

@@ -125,11 +125,11 @@ def add_lora(model, r=4, alpha=8.0, generator=None):
     """
     linears = [(name, m) for name, m in model.body.named_modules(prefix="body")
                if isinstance(m, (Linear, LoRALinear))]
+    check_alpha(alpha, "add_lora")
     for name, module in linears:
         if isinstance(module, LoRALinear):
             raise ValueError(f"add_lora: {name} already has LoRA factors; merge_lora(model) first")
         check_rank(module, r, "add_lora", name)
-    check_alpha(alpha, "add_lora")
     generator = backend.get_generator(generator)
     for name, module in linears:
         _replace(model, name, LoRALinear(module, r, alpha, generator))
