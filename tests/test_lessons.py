@@ -87,6 +87,12 @@ EXPECTED = {
          r"batch\s+CPU µs/step\s+GPU µs/step", r"target test accuracy \d+\.\d%",
          r"install|cupy-cuda|GPU found"],
         ["step_time.png"]),
+    "14_choosing_a_method": (
+        [r"evidence by the iteration (-?\d+\.\d{6}), by the formula directly \1",
+         r"logme\s+10 lp_ft\s+[+-]\d\.\d\d \[", r"H-score at its bound 4 on \d+ of \d+ pairs",
+         r"advisor\s+mean regret\s+\d+\.\d pp", r"advisor vs always full: gain [+-]\d+\.\d pp .* -> ",
+         r"lora\s+\d+\.\d%\s+trains\s+1,861 parameters", r"\[exercise 14\.1\] not attempted yet"],
+        ["scores_vs_accuracy.png"]),
 }
 
 
