@@ -190,8 +190,8 @@ def finetune_command(args, log=print):
     x_k, y_k = k_per_class(*pool, args.k, seed=args.seed)
     result = fine_tune(model, (x_k, y_k), args.strategy, steps=args.steps, seed=args.seed)
     accuracy = evaluate(model, task.target_test)["accuracy"]
-    log(f"{args.strategy} on {len(y_k)} target examples for {result.history.steps} steps: "
-        f"held-out accuracy {100 * accuracy:.1f}%")
+    log(f"{args.strategy} on {len(y_k)} target examples for {result.history.steps} steps, training "
+        f"{result.trainable_parameters:,} parameters: held-out accuracy {100 * accuracy:.1f}%")
     if args.save:
         _save_checkpoint(model.state_dict(), args.save, "--save")
         log(f"saved the fine-tuned model to {args.save}")

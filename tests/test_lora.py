@@ -129,3 +129,12 @@ def test_trainable_parameters_count_each_parameter_once(strategy, expected):
     model = _model()
     replace_head(model, 3, generator=2)
     assert fine_tune(model, _task(), strategy, steps=4).trainable_parameters == expected
+
+
+def test_the_command_line_offers_bitfit_and_lora_and_keeps_run_s_default_list():
+    from minitransfer import cli
+
+    parser = cli.build_parser()
+    assert parser.parse_args(["run", "--strategies", "bitfit,lora"]).strategies == ["bitfit", "lora"]
+    assert parser.parse_args(["run"]).strategies == ["scratch", "linear_probe", "full", "lp_ft"]
+    assert parser.parse_args(["finetune", "--strategy", "lora"]).strategy == "lora"
