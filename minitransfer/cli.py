@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from minitransfer.commands import advise as advise_command
+from minitransfer.commands import explain as explain_command
 from minitransfer.commands import transferability as transferability_command
 from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
 
@@ -124,6 +125,7 @@ def build_parser():
     add_thread_option(lessons)
     lessons.set_defaults(handler=_lessons_command)
 
+    explain_command.add_parser(commands)
     transferability_command.add_parser(commands)
     advise_command.add_parser(commands)
     return parser

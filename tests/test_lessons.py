@@ -98,6 +98,16 @@ EXPECTED = {
          r"batch\s+CPU µs/step\s+GPU µs/step", r"target test accuracy \d+\.\d%",
          r"install|cupy-cuda|GPU found"],
         ["step_time.png"]),
+    "12_explainability": (
+        [r"saliency == \|x\.grad\|: True",
+         r"IG with  64 points: completeness gap \|delta\| / \|f\(x\) - f\(0\)\| median 0\.0\d+",
+         r"IG summed per 2x2 square vs occlusion's drop: Kendall tau 0\.\d\d",
+         r"linear_probe\s+1\.000\s+1\.000\s+0\.000\s+0\.000",
+         r"full\s+drift layer 2 - layer 1: .*\(Holm p = [\d.e-]+\) -> ",
+         r"linear_probe\s+source accuracy (\d+\.\d)% -> \1%",
+         r"j = 2 frozen\s+: \d+\.\d%, gain, points: ",
+         r"\[exercise 12\.1\] not attempted yet"],
+        ["attributions.png", "cka_drift.png", "layerwise.png"]),
     "14_choosing_a_method": (
         [r"evidence by the iteration (-?\d+\.\d{6}), by the formula directly \1",
          r"logme\s+10 lp_ft\s+[+-]\d\.\d\d \[", r"H-score at its bound 4 on \d+ of \d+ pairs",

@@ -164,9 +164,10 @@ def layer_groups(model, lr, decay=0.5):
     """Discriminative rates: the head at ``lr``, each body layer ``decay`` times the layer above.
 
     With B body layers (``body_layers``) numbered l = 1..B from the input:
-    η_head = η, η_l = η · γ^(B + 1 − l). Layers near the input hold the most general features
-    (edges, strokes) and change least. Frozen parameters are left out (a group of only
-    frozen parameters is dropped).
+    η_head = η, η_l = η · γ^(B + 1 − l). Layers near the input are held to carry the most
+    general features (edges, strokes), so they change least; whether they do on a given task is
+    measured by ``explain.layerwise_transferability`` (``minitransfer explain``). Frozen
+    parameters are left out (a group of only frozen parameters is dropped).
     """
     check_body_head(model, "layer_groups")
     groups, rate = [{"params": list(model.head.parameters()), "lr": lr, "name": "head"}], lr
