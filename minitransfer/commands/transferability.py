@@ -20,7 +20,6 @@ import argparse
 import copy
 import hashlib
 import os
-import shutil
 import time
 
 import numpy as np
@@ -242,15 +241,19 @@ def run(args, log=print):
         rule_document = {"rule": rule.to_dict(), "fitted_on": settings, "held_out": held_out,
                          "candidates": candidates}
         rule_path = write_rule(out, rule_document)
-        log(f"wrote the advisor's rule ({rule}) to {rule_path}")
+        log(f"wrote the advisor's rule ({rule}) to {rule_path}"
+            + (" (fitted on the small --quick grid)" if args.quick else ""))
     log(f"wrote {', '.join(os.path.basename(p) for p in (json_path, md_path, figure) if p)} to {out} "
         f"in {timings['total']:.1f}s")
     return 0
 
 
 def write_rule(out, document):
-    """The rule's JSON into --out, then copied over the package's ``advisor_rule.json``."""
+    """The rule's JSON into --out, then over the package's ``advisor_rule.json`` (atomically)."""
+    from minitransfer.fileio import atomic_write_bytes
+
     local, _ = write_outputs(out, "advisor_rule", document, "")
     os.remove(os.path.join(out, "advisor_rule.md"))
-    shutil.copyfile(local, advisor.RULE_PATH)
+    with open(local, "rb") as f:
+        atomic_write_bytes(advisor.RULE_PATH, f.read())
     return advisor.RULE_PATH
