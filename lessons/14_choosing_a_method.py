@@ -126,11 +126,13 @@ pairs = average_over_seeds(records)
 print(f"{len(pairs)} pairs ({len(TARGETS)} targets x {len(CHECKPOINTS)} checkpoints x k in {KS}), "
       f"{FINETUNE_STEPS} fine-tuning steps per strategy, {seconds['fine_tune']:.1f} s of fine-tuning")
 taus = tau_table(pairs, KS, n_resamples=RESAMPLES)
-print(f"{'score':<7} {'k':>3} {'accuracy after':<13} {'tau [95% interval]':<22} verdict "
-      f"(Bonferroni level {taus[0]['bonferroni_level']:.4f})")
+level = f"{100 * taus[0]['bonferroni_level']:.2f}%"
+print(f"{'score':<7} {'k':>3} {'accuracy after':<13} {'tau [95% interval]':<21} {level + ' interval':<17} "
+      f"verdict (read from the wider, Bonferroni interval: {len(taus)} read together)")
 for t in taus:
     print(f"{t['score']:<7} {t['k']:>3} {t['accuracy_of']:<13} {t['tau']:+.2f} [{t['low']:+.2f}, "
-          f"{t['high']:+.2f}]       {t['verdict_text']}")
+          f"{t['high']:+.2f}]  [{t['low_bonferroni']:+.2f}, {t['high_bonferroni']:+.2f}]    "
+          f"{t['verdict_text']}")
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
@@ -149,8 +151,10 @@ save(fig, "scores_vs_accuracy.png")
 #
 # Computed from the grid above: H-score saturates at $C-1$ when the features have more
 # dimensions than there are examples (any labels are then linearly separable); LEEP and NCE
-# read the source head, which says nothing when it was barely trained; and every score ranks
-# *transfer*, not the alternative of not transferring at all.
+# read the source head, which says nothing when it was barely trained; a score can rank pairs
+# by how hard their *target* is rather than by how well the checkpoint transfers (the τ table's
+# control row, scratch, never uses the checkpoint); and no score says whether transferring
+# beats not transferring at all.
 
 # %%
 n_k = {k: 5 * k for k in KS}
@@ -162,6 +166,11 @@ for k in KS:
 young = [p for p in pairs if p["checkpoint"].endswith("@30")]
 print(f"checkpoints pretrained for 30 steps: LEEP from {min(p['scores']['leep'] for p in young):.3f} to "
       f"{max(p['scores']['leep'] for p in young):.3f} (uniform head: {math.log(0.2):.3f})")
+for t in taus:
+    if t["score"] == "logme" and t["accuracy_of"] == "scratch":
+        print(f"LogME against scratch's accuracy (scratch never uses the checkpoint), k = {t['k']}: "
+              f"tau {t['tau']:+.2f}, 95% [{t['low']:+.2f}, {t['high']:+.2f}], {level} "
+              f"[{t['low_bonferroni']:+.2f}, {t['high_bonferroni']:+.2f}] -> {t['verdict_text']}")
 scratch_wins = sum(p["accuracy"]["scratch"] > max(p["accuracy"][s] for s in STRATEGIES if s != "scratch")
                    for p in pairs)
 print(f"training from scratch beat every transfer strategy on {scratch_wins} of {len(pairs)} pairs")
