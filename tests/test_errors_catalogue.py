@@ -1212,6 +1212,96 @@ def test_K08_transferability_with_bad_options_writes_nothing(tmp_path, capsys, a
     code, err = run_cli(["transferability", "--out", str(out), *argv], capsys)
     assert_usage_error(code, err, *words)
     assert not out.exists()
+# ==== captured steps (minitransfer.capture, fit(capture=True)) ==================================
+def _capture_setup():
+    model = small_model()
+    x, y = _data()
+    return model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), mt.tensor(x[:8]), mt.tensor(y[:8])
+
+
+def test_R01_an_op_without_a_replay_kernel():
+    model, opt, x, y = _capture_setup()
+    before = snapshot(model)
+
+    def loss_fn(logits, labels):
+        return nn.CrossEntropyLoss()(logits, labels) + logits.exp().mean()
+
+    with raises(mt.CaptureError, "capture", "no replay kernel for Exp", "Affine, ReLU, CrossEntropy",
+                "train this model eagerly"):
+        mt.capture(model, loss_fn, opt, x, y)
+    assert_unchanged(model, before)
+    loader = DataLoader(TensorDataset(*_data()), batch_size=8)
+    with pytest.warns(RuntimeWarning, match=r"fit\(capture=True\) trains eagerly: capture: no replay kernel"):
+        history = fit(model, loss_fn, opt, loader, steps=2, progress=False, capture=True)
+    assert history.steps == 2  # trained eagerly instead
+
+
+def test_R02_a_model_or_loss_that_reads_values_outside_its_graph():
+    model, opt, x, y = _capture_setup()
+    before = snapshot(model)
+
+    def loss_fn(logits, labels):  # a mask made from the data by NumPy, not by an op
+        return nn.CrossEntropyLoss()(logits * mt.tensor((logits.data > 0).astype(np.float32)), labels)
+
+    with raises(mt.CaptureError, "replayed step disagrees with an eager one",
+                "reads something that is not in its graph", "train it eagerly"):
+        mt.capture(model, loss_fn, opt, x, y)
+    assert_unchanged(model, before)
+
+
+def test_R03_cross_entropy_labels_that_are_not_the_steps_y():
+    model, opt, x, y = _capture_setup()
+    before = snapshot(model)
+    with raises(mt.CaptureError, "CrossEntropy's labels must be the step's y itself"):
+        mt.capture(model, lambda logits, labels: nn.CrossEntropyLoss()(logits, (labels.data + 1) % 3),
+                   opt, x, y)
+    assert_unchanged(model, before)
+
+
+def test_R04_arrays_of_a_library_without_out():
+    import array_api_strict as xps
+
+    model = small_model()
+    for p in model.parameters():
+        p.data = xps.asarray(p.detach().numpy())
+    x, y = mt.Tensor(xps.asarray(_data()[0][:4])), mt.Tensor(xps.asarray(_data()[1][:4]))
+    with raises(mt.CaptureError, "needs NumPy or CuPy arrays", "out=", "got Array"):
+        mt.capture(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), x, y)
+
+
+def test_R05_labels_out_of_range_in_a_captured_step():
+    model, opt, x, y = _capture_setup()
+    step = mt.capture(model, nn.CrossEntropyLoss(), opt, x, y)
+    step(x, y)  # gradients and momentum exist now: they must survive the bad step too
+    before = snapshot(model)
+    buffers = {p: s["momentum_buffer"].copy() for p, s in opt.state.items()}
+    bad = mt.tensor(np.where(np.arange(8) == 2, 3, y.data))
+    with raises(ValueError, "CrossEntropyLoss", "labels must lie in [0, 3)", "to 3"):
+        step(x, bad)
+    assert_unchanged(model, before)
+    for p, buffer in buffers.items():
+        np.testing.assert_array_equal(opt.state[p]["momentum_buffer"], buffer)
+
+
+def test_R06_inputs_that_are_not_tensors_or_arrays():
+    model, opt, x, y = _capture_setup()
+    step = mt.capture(model, nn.CrossEntropyLoss(), opt, x, y)
+    before = snapshot(model)
+    with raises(TypeError, "captured step", "x must be a Tensor or an array", "got list"):
+        step(x.data.tolist(), y)
+    assert_unchanged(model, before)
+
+
+def test_R07_a_loss_without_a_number_to_minimise_or_nothing_to_train():
+    model, opt, x, y = _capture_setup()
+    before = snapshot(model)
+    with raises(mt.CaptureError, "loss_fn must return a single-number Tensor"):
+        mt.capture(model, nn.CrossEntropyLoss(reduction="none"), opt, x, y)
+    freeze_all = model.requires_grad_(False)
+    with raises(mt.CaptureError, "nothing to train"):
+        mt.capture(freeze_all, nn.CrossEntropyLoss(), opt, x, y)
+    model.requires_grad_(True)
+    assert_unchanged(model, before)
 
 
 # ==== the document lists every entry ============================================================

@@ -114,6 +114,14 @@ EXPECTED = {
          r"advisor\s+mean regret\s+\d+\.\d pp", r"advisor vs always full: gain [+-]\d+\.\d pp .* -> ",
          r"lora\s+\d+\.\d%\s+trains\s+1,861 parameters", r"\[exercise 14\.1\] not attempted yet"],
         ["scores_vs_accuracy.png"]),
+    "17_the_captured_step": (
+        [r"slots \[0\] x, \[1\] y, \[2\] body\.0\.weight", r"\[4\] = Affine\(\[0\], \[2\], \[3\]\)",
+         r"captured vs eager over 10 steps: largest loss difference \d\.\de[+-]\d\d",
+         r"batch\s+eager\s+captured\s+floor", r"batch 64: captured takes \d+\.\d\dx the eager",
+         r"identical losses at every step: True",
+         r"a step's largest: 1 thread \d+ µs, 2 threads \d+ µs -> 2 threads take \d+\.\d\dx",
+         r"\[exercise 17\.1\] not attempted yet"],
+        ["step_times.png"]),
 }
 
 

@@ -252,7 +252,7 @@ def _unchanged(module, saved):
 
 def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=32, optimizer="adam",
               seed=0, eval_data=None, eval_every=25, alpha=0.01, beta=0.01, decay=0.5, lora=None,
-              progress=False):
+              progress=False, capture=True):
     """Fine-tune ``model`` (pretrained body + new head) on ``target`` (x, y) with ``strategy``.
 
     Fine-tuning (§3.3.2) minimises the target risk min_θ (1/n) Σ_{i≤n} L(yᵢ, f_θ(xᵢ)) over the n
@@ -265,6 +265,8 @@ def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=
     learning curve used to count the steps needed to reach an accuracy). Parameters that
     ``linear_probe`` freezes are checked to be bit-identical afterwards (a RuntimeError otherwise).
     ``lora``: a ``transfer.lora.LoRAConfig`` (default r = 4, α = 8, merged at the end).
+    ``capture=True`` (the default) trains with the captured step of ``replay.capture``, which
+    gives the same numbers as the eager step without rebuilding the graph at every step.
     """
     if strategy not in STRATEGY_FUNCTIONS:
         raise ValueError(f"strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -294,7 +296,7 @@ def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=
         phases.append(Phase(name, n_steps, [(g["name"], g["lr"]) for g in opt.param_groups],
                             sum(sizes.values())))
         histories.append(fit(model, loss_fn or nn.CrossEntropyLoss(), opt, loader, steps=n_steps,
-                             progress=progress, on_step=record))
+                             progress=progress, on_step=record, capture=capture))
 
     body_before = _copy_parameters(model.body) if strategy == "linear_probe" else None
     lora = LoRAConfig() if lora is None else lora

@@ -40,16 +40,18 @@ def check_body_head(model, caller):
 
 
 def pretrain(model, source, *, loss_fn=None, steps=1000, lr=1e-3, batch_size=64,
-             optimizer="adam", seed=0, progress=False):
+             optimizer="adam", seed=0, progress=False, capture=True):
     """Pretraining (§3.3.1): minimise the source risk (1/m) Σ_{i≤m} L(yᵢ, f_θ(xᵢ)).
 
     ``source`` is an (x, y) pair or a data set with ``x`` and ``y``; for an autoencoder pass
     ``(x, x)`` and ``loss_fn=nn.MSELoss()``. Trains ``model`` in place; returns the History.
+    ``capture=True`` (the default) replays a captured step (``replay.capture``): the same
+    numbers as the eager step, without rebuilding the graph at every step.
     """
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     loader = make_loader(source, batch_size, seed, model_device(model))
     opt = make_optimizer(model.parameters(), optimizer, lr)
-    return fit(model, loss_fn, opt, loader, steps=steps, progress=progress)
+    return fit(model, loss_fn, opt, loader, steps=steps, progress=progress, capture=capture)
 
 
 @dataclass
