@@ -138,3 +138,35 @@ def test_the_command_line_offers_bitfit_and_lora_and_keeps_run_s_default_list():
     assert parser.parse_args(["run", "--strategies", "bitfit,lora"]).strategies == ["bitfit", "lora"]
     assert parser.parse_args(["run"]).strategies == ["scratch", "linear_probe", "full", "lp_ft"]
     assert parser.parse_args(["finetune", "--strategy", "lora"]).strategy == "lora"
+
+
+@pytest.mark.parametrize("strategy", ["lora", "bitfit"])
+def test_a_captured_fine_tuning_run_equals_the_eager_one_over_fifty_steps(strategy, monkeypatch):
+    """Issue 20's check for the two new strategies: float64, every loss and every parameter
+    (LoRA's A and B unmerged) within 1e-12 relative; and the step really was captured (one tape
+    per batch shape, no fallback to eager, which would warn)."""
+    import warnings
+
+    from minitransfer import replay
+
+    tapes = []
+    real_tape = replay.Tape
+    monkeypatch.setattr(replay, "Tape", lambda *args: tapes.append(args[2].shape) or real_tape(*args))
+    x, y = _task(n=48)
+    runs = {}
+    for capture in (False, True):
+        model = _model()
+        replace_head(model, 3, generator=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result = fine_tune(model, (x, y), strategy, steps=50, batch_size=16, capture=capture,
+                               lora=LoRAConfig(r=2, alpha=4.0, merge=False))
+        runs[capture] = (result.history.losses, _values(model))
+    assert tapes == [(16, 8)]  # 48 = 3 × 16: one batch shape, recorded once
+    (eager_losses, eager), (captured_losses, captured) = runs[False], runs[True]
+    assert len(eager_losses) == 50
+    np.testing.assert_allclose(captured_losses, eager_losses, rtol=1e-12, atol=0)
+    assert list(captured) == list(eager)
+    for name, value in eager.items():
+        np.testing.assert_allclose(captured[name], value, rtol=0, atol=1e-12 * np.abs(value).max(),
+                                   err_msg=name)
