@@ -183,8 +183,13 @@ def held_out_sentence(document):
     regret, hits = held["mean_regret"], held["hit_rate"]
     parts = [f"{name if name == 'advisor' else 'always ' + name} {100 * regret[name]:.1f} pp mean "
              f"regret, best {100 * hits[name]['estimate']:.0f}% of the time" for name in regret]
-    gains = "; ".join(f"vs always {name}: {gain['verdict_text']}"
+    gains = "; ".join(f"the advice instead of always {name}: {gain['verdict_text']}"
                       for name, gain in held["gain_over"].items()
                       if not (isinstance(gain["estimate"], float) and math.isnan(gain["estimate"])))
-    return (f"measured leave-one-target-out on {held['pairs']} pairs: " + ", ".join(parts)
-            + (f" ({gains})" if gains else ""))
+    sentence = (f"measured leave-one-target-out on {held['pairs']} pairs: " + ", ".join(parts)
+                + (f" ({gains})" if gains else ""))
+    better = [name for name, gain in held["gain_over"].items() if gain["verdict"] == stats.HURT]
+    if better:
+        sentence += (f". On those pairs always {' and always '.join(better)} did better than "
+                     f"following this advice")
+    return sentence

@@ -71,3 +71,16 @@ def test_the_shipped_rule_loads_and_names_known_strategies_and_features():
     assert {rule.below, rule.above} <= set(STRATEGIES)
     assert set(document["candidates"]) <= set(STRATEGIES)
     assert "advisor" in advisor.held_out_sentence(document)
+
+
+def test_the_held_out_sentence_says_when_a_fixed_choice_did_better():
+    gain = {"estimate": -0.017, "low": -0.032, "high": -0.002, "verdict": "hurt",
+            "verdict_text": "hurt (Holm-adjusted p = 0.03 <= 0.05, 2 comparisons)"}
+    held = {"pairs": 56, "mean_regret": {"advisor": 0.031, "full": 0.013},
+            "hit_rate": {"advisor": {"estimate": 0.61}, "full": {"estimate": 0.29}},
+            "gain_over": {"full": gain}}
+    sentence = advisor.held_out_sentence({"held_out": held})
+    assert "advisor 3.1 pp mean regret, best 61% of the time, always full 1.3 pp" in sentence
+    assert sentence.endswith("On those pairs always full did better than following this advice")
+    held["gain_over"]["full"] = dict(gain, verdict="no_difference")
+    assert "did better" not in advisor.held_out_sentence({"held_out": held})
