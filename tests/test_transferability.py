@@ -123,3 +123,22 @@ def test_score_model_reads_the_last_body_layer_and_the_source_head():
     assert list(scores) == list(METHODS)
     assert scores["logme"] == score_model(model, x, y, "logme") == logme(feats, y)
     assert scores["nce"] == nce(np.argmax(probs, axis=1), y)
+
+
+def test_the_readme_block_runs_as_printed():
+    """README's "Choosing a method" block prints what its comments say."""
+    import os
+    import pathlib
+    import re
+    import subprocess
+    import sys
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Choosing a method"):]
+    code = section[section.index("```python\n") + 10:section.index("```\n", section.index("```python"))]
+    expected = re.findall(r"# (True|\d+|\[.*?\])$", code, flags=re.M)
+    assert len(expected) == 3, expected
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == expected
