@@ -8,9 +8,19 @@ import sys
 
 import numpy as np
 
+from minitransfer.commands import advise as advise_command
 from minitransfer.commands import attack
 from minitransfer.commands import explain as explain_command
-from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
+from minitransfer.commands import transferability as transferability_command
+from minitransfer.commands.options import (
+    add_checkpoint_options,
+    add_thread_option,
+    choices,
+    fraction,
+    ks,
+    one_k,
+    seeds,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,10 +113,7 @@ def build_parser():
 
     fine = commands.add_parser("finetune", help="fine-tune a pretrained checkpoint on the target")
     _data_options(fine)
-    fine.add_argument("--checkpoint", default="pretrained.npz")
-    fine.add_argument("--sha256", nargs="?", const=True, default=None, metavar="HEX",
-                      help="refuse a --checkpoint whose SHA-256 digest differs from HEX (alone: "
-                           "the digest in CHECKPOINT.sha256), before reading it")
+    add_checkpoint_options(fine, "a checkpoint written by 'minitransfer pretrain' (default pretrained.npz)")
     fine.add_argument("--strategy", choices=STRATEGIES, default="full")
     fine.add_argument("--k", type=one_k, default=25, help="examples per class or 'all'")
     fine.add_argument("--steps", type=int, default=1000, help="fine-tuning steps (default 1000, as in run)")
@@ -132,6 +139,8 @@ def build_parser():
     lessons.set_defaults(handler=_lessons_command)
 
     explain_command.add_parser(commands)
+    transferability_command.add_parser(commands)
+    advise_command.add_parser(commands)
     return parser
 
 

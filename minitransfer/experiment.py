@@ -250,7 +250,8 @@ def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, fin
                       "accuracy": evaluate(net, task.target_test)["accuracy"],
                       "train_examples": len(y_k), "steps": result.history.steps,
                       "seconds": round(time.perf_counter() - started, 4),
-                      "final_loss": result.history.losses[-1], "curve": result.curve}
+                      "final_loss": result.history.losses[-1], "curve": result.curve,
+                      "trainable_parameters": result.trainable_parameters}
             results.append(record)
             if results_path:
                 _append_result(results_path, record)
@@ -278,6 +279,7 @@ def summarize(results, target_accuracy=None, alpha=0.05):
       below 0, False when it does not, None when undecided (one pair) or for scratch itself;
     - ``p_value``, ``p_holm``, ``verdict_holm``: the paired t-test, and Holm's correction over
       every comparison of this summary read together (``stats.holm_verdicts`` at ``alpha``);
+    - ``trainable_parameters``: how many numbers the strategy trained (``FineTuneResult``);
     - ``steps_to_target``: optimiser steps until the *validation* learning curve first reaches
       ``target_accuracy`` (default: scratch's mean final validation accuracy at that k), mean
       over the ``seeds_reaching_target`` seeds that reached it.
@@ -304,7 +306,8 @@ def summarize(results, target_accuracy=None, alpha=0.05):
                    **_gain_fields(paired if strategy != "scratch" else [])}
             reached = [_steps_to(runs[s]["curve"], goal) for s in sorted(runs)] if goal is not None else []
             reached = [n for n in reached if n is not None]
-            row.update({"target_accuracy": goal,
+            counts = [r["trainable_parameters"] for r in runs.values() if "trainable_parameters" in r]
+            row.update({"trainable_parameters": counts[0] if counts else None, "target_accuracy": goal,
                         "steps_to_target": float(np.mean(reached)) if reached else None,
                         "seeds_reaching_target": len(reached)})
             summary.append(row)

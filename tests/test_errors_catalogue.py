@@ -1229,6 +1229,135 @@ def test_I03_sizes_that_do_not_chain_mixed_dtypes_or_another_forward():
     assert_unchanged(model, before)
 
 
+# ==== transferability, LoRA and the advisor ====================================================
+def _scores():
+    from minitransfer import transferability
+
+    return transferability
+
+
+@pytest.mark.parametrize("labels, words", [
+    (np.array([0, 0, 2, 2]), ("labels", "every class 0..2", "class 1 has none")),
+    (np.array([0.0, 0.0, 1.0, 1.0]), ("labels", "integer class labels", "float64")),
+    (np.array([0, 0, 1]), ("labels", "one label per example (4)", "got 3")),
+    (np.array([-1, -1, 0, 0]), ("labels", "0..C-1", "got -1")),
+], ids=["missing-class", "floats", "wrong-length", "negative"])
+@pytest.mark.parametrize("score", ["logme", "hscore", "leep", "nce"])
+def test_K01_labels_with_a_missing_class_not_integers_or_not_one_per_example(score, labels, words):
+    t = _scores()
+    inputs = {"logme": np.ones((4, 3)), "hscore": np.arange(12.0).reshape(4, 3),
+              "leep": np.full((4, 2), 0.5), "nce": np.array([0, 1, 0, 1])}[score]
+    with raises(ValueError, f"{score}:", *words):
+        getattr(t, score)(inputs, labels)
+
+
+@pytest.mark.parametrize("score", ["logme", "hscore", "leep", "nce"])
+def test_K02_fewer_than_two_examples_of_a_class(score):
+    t = _scores()
+    inputs = {"logme": np.ones((5, 3)), "hscore": np.arange(15.0).reshape(5, 3),
+              "leep": np.full((5, 2), 0.5), "nce": np.array([0, 1, 0, 1, 1])}[score]
+    with raises(ValueError, f"{score}: labels", "at least 2 examples of each class", "class 2 has 1"):
+        getattr(t, score)(inputs, np.array([0, 0, 1, 1, 2]))
+
+
+@pytest.mark.parametrize("features, words", [
+    (np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0], [2.0, 0.0]]),
+     ("expected finite numbers", "nan at index (1, 0)")),
+    (np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 1.0], [2.0, 0.0]]),
+     ("expected finite numbers", "inf at index (1, 0)")),
+    (np.arange(4.0), ("2-D array", "got shape (4,)")),
+    ([["a", "b"]] * 4, ("2-D array of numbers", "list")),
+], ids=["nan", "inf", "1-D", "strings"])
+@pytest.mark.parametrize("score", ["logme", "hscore", "max_evidence"])
+def test_K03_features_that_are_not_a_2d_array_of_finite_numbers(score, features, words):
+    t = _scores()
+    second = np.eye(2)[[0, 0, 1, 1]] if score == "max_evidence" else np.array([0, 0, 1, 1])
+    with raises(ValueError, f"{score}: features", *words):
+        getattr(t, score)(features, second)
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: {"lora": mt_lora().LoRAConfig(r=0)}, ValueError, ("add_lora: r", "from 1 to 4", "body.0",
+                                                             "Linear(4, 6)", "got 0")),
+    (lambda: {"lora": mt_lora().LoRAConfig(r=4)}, ValueError, ("add_lora: r", "from 1 to 3", "body.2",
+                                                             "Linear(6, 3)", "got 4")),
+    (lambda: {"lora": mt_lora().LoRAConfig(r=2.0)}, ValueError, ("add_lora: r", "got 2.0")),
+    (lambda: {"lora": mt_lora().LoRAConfig(alpha=0.0)}, ValueError,
+     ("add_lora: alpha", "positive", "got 0.0")),
+    (lambda: {"lora": {"r": 8}}, TypeError, ("fine_tune: lora", "LoRAConfig", "got dict")),
+], ids=["r=0", "r>min(in,out)", "float-r", "alpha=0", "dict"])
+def test_K04_lora_rank_outside_one_to_min_in_out_or_a_bad_alpha(make, error, words):
+    from minitransfer.transfer import fine_tune
+
+    model = nn.MLP([4, 6, 3, 3], generator=0)  # r ≤ 4 for body.0, r ≤ 3 for body.2
+    before = snapshot(model)
+    x, y = np.ones((6, 4), dtype=np.float32), np.array([0, 1, 2, 0, 1, 2])
+    with raises(error, *words):
+        fine_tune(model, (x, y), "lora", steps=2, **make())
+    assert_unchanged(model, before)
+    assert [type(m).__name__ for m in model.body] == ["Linear", "ReLU", "Linear", "ReLU"]
+
+
+def test_K04_lora_added_twice():
+    lora = mt_lora()
+    model = nn.MLP([4, 5, 3], generator=0)
+    lora.add_lora(model)
+    with raises(ValueError, "add_lora: body.0 already has LoRA factors", "merge_lora(model) first"):
+        lora.add_lora(model)
+
+
+def mt_lora():
+    from minitransfer.transfer import lora
+
+    return lora
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda t: t.leep(np.array([[0.5, 0.6]] * 4), np.array([0, 0, 1, 1])),
+     ("leep: source_probs", "rows of probabilities", "row 0 with sum 1.1")),
+    (lambda t: t.leep(np.array([[1.5, -0.5]] * 4), np.array([0, 0, 1, 1])),
+     ("leep: source_probs", "non-negative", "minimum -0.5")),
+    (lambda t: t.nce(np.array([0.2, 0.8, 0.1, 0.9]), np.array([0, 0, 1, 1])),
+     ("nce: source_predictions", "integers >= 0", "float64")),
+], ids=["sum", "negative", "soft-predictions"])
+def test_K05_leep_without_probabilities_or_nce_without_hard_predictions(call, words):
+    with raises(ValueError, *words):
+        call(_scores())
+
+
+def test_K06_an_unknown_score():
+    t = _scores()
+    with raises(ValueError, "score_model: method", "logme, hscore, leep, nce", "'logmee'"):
+        t.score_model(small_model(), np.ones((4, 4), dtype=np.float32), np.array([0, 0, 1, 1]), "logmee")
+
+
+def test_K07_advise_with_a_bad_checkpoint_or_k(tmp_path, capsys):
+    code, err = run_cli(["advise", "--checkpoint", str(tmp_path / "none.npz")], capsys)
+    assert_usage_error(code, err, "--checkpoint", "no checkpoint file")
+    mt.save({"w": np.ones(3)}, tmp_path / "foreign.npz")
+    code, err = run_cli(["advise", "--checkpoint", str(tmp_path / "foreign.npz")], capsys)
+    assert_usage_error(code, err, "--checkpoint", "not written by 'minitransfer pretrain'")
+    code, err = run_cli(["pretrain", "--steps", "1", "--hidden", "4", "--out", str(tmp_path / "p.npz")],
+                        capsys)
+    assert code == 0
+    for k, words in [("1", ("--k", "from 2", "got 1")), ("500", ("--k", "to 65", "got 500"))]:
+        code, err = run_cli(["advise", "--checkpoint", str(tmp_path / "p.npz"), "--k", k], capsys)
+        assert_usage_error(code, err, *words)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--targets", "jitter"], ("--targets", "at least 2 targets", "got jitter")),
+    (["--targets", "jitter,blur"], ("--targets", "unknown target blur")),
+    (["--ks", "1,10"], ("--ks", "at least 2 labelled examples per class", "k=1")),
+    (["--ks", "500"], ("--ks", "k=500", "only 65 examples of its smallest class")),
+    (["--budgets", "0,30"], ("--budgets", "positive integers", "'0,30'")),
+    (["--finetune-steps", "0"], ("--finetune-steps", "positive integer", "'0'")),
+], ids=["one-target", "unknown-target", "k=1", "k-too-large", "budget-0", "steps-0"])
+def test_K08_transferability_with_bad_options_writes_nothing(tmp_path, capsys, argv, words):
+    out = tmp_path / "out"
+    code, err = run_cli(["transferability", "--out", str(out), *argv], capsys)
+    assert_usage_error(code, err, *words)
+    assert not out.exists()
 # ==== captured steps (minitransfer.capture, fit(capture=True)) ==================================
 def _capture_setup():
     model = small_model()

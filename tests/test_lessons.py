@@ -117,6 +117,12 @@ EXPECTED = {
          r"loads with sha256=True: 6 arrays", r"one flipped bit: refused, CheckpointError",
          r"\[exercise 13\.1\] not attempted yet"],
         ["input_gradient.png", "accuracy_vs_eps.png", "triggered.png"]),
+    "14_choosing_a_method": (
+        [r"evidence by the iteration (-?\d+\.\d{6}), by the formula directly \1",
+         r"logme\s+10 lp_ft\s+[+-]\d\.\d\d \[", r"H-score at its bound 4 on \d+ of \d+ pairs",
+         r"advisor\s+mean regret\s+\d+\.\d pp", r"advisor vs always full: gain [+-]\d+\.\d pp .* -> ",
+         r"lora\s+\d+\.\d%\s+trains\s+1,861 parameters", r"\[exercise 14\.1\] not attempted yet"],
+        ["scores_vs_accuracy.png"]),
     "17_the_captured_step": (
         [r"slots \[0\] x, \[1\] y, \[2\] body\.0\.weight", r"\[4\] = Affine\(\[0\], \[2\], \[3\]\)",
          r"captured vs eager over 10 steps: largest loss difference \d\.\de[+-]\d\d",

@@ -111,10 +111,20 @@ def add_thread_option(parser):
                              "for this package's small matrices: see README, Threads)")
 
 
+def add_checkpoint_options(parser, help_text):
+    """--checkpoint PATH and --sha256 [HEX], for the commands that read a pretrained model."""
+    parser.add_argument("--checkpoint", default="pretrained.npz", help=help_text)
+    parser.add_argument("--sha256", nargs="?", const=True, default=None, metavar="HEX",
+                        help="refuse a --checkpoint whose SHA-256 digest differs from HEX (alone: "
+                             "the digest in CHECKPOINT.sha256), before reading it")
+
+
 def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, ks_default=None,
                            seeds_default=3):
     """The shared flags of an experiment command.
 
+    ``target``: the default of --target, or None for a command over several targets (it then
+    declares its own ``--targets``);
     ``strategies``: (allowed, default) or None when the command has no --strategies;
     ``k``: the default of a single --k, or None; ``ks_default``: the default of --ks, or None.
     """
@@ -124,8 +134,9 @@ def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, 
                         help="bundled 8x8 digits (default) or Fashion-MNIST from --data-dir")
     parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
                         "(default: /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--target", choices=TARGETS, default=target,
-                        help=f"how the target task's images differ (default: {target})")
+    if target is not None:
+        parser.add_argument("--target", choices=TARGETS, default=target,
+                            help=f"how the target task's images differ (default: {target})")
     if strategies is not None:
         allowed, default = strategies
         parser.add_argument("--strategies", type=choices(allowed, "strategy"), default=list(default),
