@@ -39,7 +39,8 @@ class Task:
     target_classes: int
 
 
-def _target_transform(name, x, seed):
+def target_transform(name, x, seed):
+    """The images ``x`` as the target ``name`` sees them (one of ``TARGETS``), drawn from ``seed``."""
     if name == "jitter":
         return transforms.jitter(x, max_shift=2, seed=seed)
     if name == "noise":
@@ -85,8 +86,8 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
     if len(source_x) > max_source:  # Fashion-MNIST: a subsample keeps pretraining to seconds
         keep = np.random.default_rng(0).permutation(len(source_x))[:max_source]
         source_x, source_y = source_x[keep], source_y[keep]
-    t_train = _target_transform(target, x_train[y_train >= 5], seed=101)
-    t_test = _target_transform(target, x_test[y_test >= 5], seed=202)
+    t_train = target_transform(target, x_train[y_train >= 5], seed=101)
+    t_test = target_transform(target, x_test[y_test >= 5], seed=202)
     return Task(f"{data}:{target}", (source_x, source_y), (t_train, y_train[y_train >= 5] - 5),
                 (t_test, y_test[y_test >= 5] - 5), 5, 5)
 
