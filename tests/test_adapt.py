@@ -242,13 +242,19 @@ def _args(tmp_path, *extra):
 
 
 def test_the_command_writes_its_files_and_repeats_exactly(tmp_path):
-    argv = ["--targets", "noise,invert", "--seeds", "2", "--steps", "4", "--methods", "source_only,mmd"]
+    argv = ["--target", "noise", "--seeds", "2", "--steps", "4", "--methods", "source_only,mmd"]
     assert adapt_command.run(_args(tmp_path / "a", *argv), log=lambda *a: None) == 0
     assert adapt_command.run(_args(tmp_path / "b", *argv), log=lambda *a: None) == 0
     first, second = (json.loads((tmp_path / d / "adapt.json").read_text()) for d in "ab")
     assert without_timings(first) == without_timings(second)
-    assert {(r["target"], r["method"]) for r in first["rows"]} == {
-        (t, m) for t in ("noise", "invert") for m in ("source_only", "mmd", "target_labels")}
+    assert [r["method"] for r in first["rows"]] == ["source_only", "mmd", "target_labels"]
+    assert len(first["runs"]) == 6 and first["settings"]["targets"] == ["noise"]
     text = (tmp_path / "a" / "adapt.md").read_text()
     assert "Proxy A-distance" in text and "Holm" in text and "Methods that beat source-only" in text
     assert (tmp_path / "a" / "adapt_pca.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_shifts_come_from_target_or_targets(tmp_path):
+    assert adapt_command.shifts_of(_args(tmp_path)) == ["noise", "invert", "jitter"]
+    assert adapt_command.shifts_of(_args(tmp_path, "--targets", "jitter,noise")) == ["jitter", "noise"]
+    assert adapt_command.shifts_of(_args(tmp_path, "--target", "rotate")) == ["rotate"]
