@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from minitransfer.commands import adapt as adapt_command
+from minitransfer.commands import explain as explain_command
 from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
 
 
@@ -125,6 +126,8 @@ def build_parser():
     lessons.add_argument("--quick", action="store_true", help="a shortened run (MINITRANSFER_QUICK=1)")
     add_thread_option(lessons)
     lessons.set_defaults(handler=_lessons_command)
+
+    explain_command.add_parser(commands)
     return parser
 
 
@@ -222,8 +225,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     for name in ("steps", "pretrain_steps", "finetune_steps", "hidden"):
-        value = getattr(args, name, None)
-        if isinstance(value, int) and value < 1:  # (--hidden of the §5 commands is a tuple)
+        if isinstance(getattr(args, name, None), int) and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if getattr(args, "device", None) is not None:
         from minitransfer.backend import check_device

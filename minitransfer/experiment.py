@@ -37,6 +37,7 @@ class Task:
     target_test: tuple  # (x, y) held out: only ever evaluated
     source_classes: int
     target_classes: int
+    source_test: tuple = None  # (x, y) held-out source images (forgetting); None if not built
 
 
 def target_transform(name, x, seed):
@@ -66,6 +67,8 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
     For ``jitter`` the source images are jittered too (``source_copies`` shifted copies): the
     source then teaches shift-tolerant features, which is what the target needs. For every other
     target the source stays clean, so the target differs from it (data mismatch).
+    ``source_test`` holds the test images of classes 0–4 (jittered once for ``jitter``): how
+    much of the source task a fine-tuned body still solves (``explain.forgetting``).
     """
     from minitransfer.data import digits, mnist_family
 
@@ -88,8 +91,11 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
         source_x, source_y = source_x[keep], source_y[keep]
     t_train = target_transform(target, x_train[y_train >= 5], seed=101)
     t_test = target_transform(target, x_test[y_test >= 5], seed=202)
+    s_test = x_test[y_test < 5]  # held out from pretraining, in the source's own domain
+    if target == "jitter":
+        s_test = transforms.jitter(s_test, 2, seed=303)
     return Task(f"{data}:{target}", (source_x, source_y), (t_train, y_train[y_train >= 5] - 5),
-                (t_test, y_test[y_test >= 5] - 5), 5, 5)
+                (t_test, y_test[y_test >= 5] - 5), 5, 5, (s_test, y_test[y_test < 5]))
 
 
 # What every run record holds (``compare`` writes them; ``summarize`` and the report read them).

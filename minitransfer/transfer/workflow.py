@@ -40,16 +40,18 @@ def check_body_head(model, caller):
 
 
 def pretrain(model, source, *, loss_fn=None, steps=1000, lr=1e-3, batch_size=64,
-             optimizer="adam", seed=0, progress=False):
+             optimizer="adam", seed=0, progress=False, capture=True):
     """Pretraining (§3.3.1): minimise the source risk (1/m) Σ_{i≤m} L(yᵢ, f_θ(xᵢ)).
 
     ``source`` is an (x, y) pair or a data set with ``x`` and ``y``; for an autoencoder pass
     ``(x, x)`` and ``loss_fn=nn.MSELoss()``. Trains ``model`` in place; returns the History.
+    ``capture=True`` (the default) replays a captured step (``replay.capture``): the same
+    numbers as the eager step, without rebuilding the graph at every step.
     """
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     loader = make_loader(source, batch_size, seed, model_device(model))
     opt = make_optimizer(model.parameters(), optimizer, lr)
-    return fit(model, loss_fn, opt, loader, steps=steps, progress=progress)
+    return fit(model, loss_fn, opt, loader, steps=steps, progress=progress, capture=capture)
 
 
 @dataclass
@@ -164,9 +166,10 @@ def layer_groups(model, lr, decay=0.5):
     """Discriminative rates: the head at ``lr``, each body layer ``decay`` times the layer above.
 
     With B body layers (``body_layers``) numbered l = 1..B from the input:
-    η_head = η, η_l = η · γ^(B + 1 − l). Layers near the input hold the most general features
-    (edges, strokes) and change least. Frozen parameters are left out (a group of only
-    frozen parameters is dropped).
+    η_head = η, η_l = η · γ^(B + 1 − l). Layers near the input are held to carry the most
+    general features (edges, strokes), so they change least; whether they do on a given task is
+    measured by ``explain.layerwise_transferability`` (``minitransfer explain``). Frozen
+    parameters are left out (a group of only frozen parameters is dropped).
     """
     check_body_head(model, "layer_groups")
     groups, rate = [{"params": list(model.head.parameters()), "lr": lr, "name": "head"}], lr
