@@ -72,7 +72,8 @@ def check_same_classes(task):
 
 
 def compare_methods(task, methods=METHODS, seeds=(0, 1, 2), *, hidden=(128, 64), steps=600, lr=1e-3,
-                    batch_size=64, weights=None, upper_bound=True, pca_points=200, log=print):
+                    batch_size=64, weights=None, upper_bound=True, pca_points=200, device="cpu",
+                    log=print):
     """Every method × seed on one task: a list of run records, and features for a 2-D picture.
 
     Each seed draws one initial network (``nn.MLP([d, *hidden, 10], generator=seed)``) that
@@ -92,7 +93,7 @@ def compare_methods(task, methods=METHODS, seeds=(0, 1, 2), *, hidden=(128, 64),
     runs = [(m, m) for m in methods] + ([(UPPER_BOUND, None)] if upper_bound else [])
     records, pictures = [], {}
     for seed in seeds:
-        initial = nn.MLP([x_train.shape[1], *hidden, task.source_classes], generator=seed)
+        initial = nn.MLP([x_train.shape[1], *hidden, task.source_classes], generator=seed, device=device)
         for name, method in runs:
             model, started = copy.deepcopy(initial), time.perf_counter()
             if method is None:  # the upper bound: the labelled target pool beside the source

@@ -82,7 +82,7 @@ def run(args, log=print):
     for target, task in tasks.items():
         began = time.perf_counter()
         runs, pictures[target] = compare_methods(task, args.methods, args.seeds, hidden=hidden,
-                                                 steps=args.steps, log=log)
+                                                 steps=args.steps, device=args.device, log=log)
         records += [dict(r, target=target) for r in runs]
         seconds[target] = time.perf_counter() - began
     rows = summarize(records)
