@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from minitransfer.commands import adapt as adapt_command
 from minitransfer.commands import advise as advise_command
 from minitransfer.commands import attack
 from minitransfer.commands import explain as explain_command
@@ -40,7 +41,8 @@ def _gradcheck_command(args):
         passed, message = True, ""
         for shapes in case.examples:
             inputs = [Tensor(make_values(s, case.values, rng), requires_grad=True) for s in shapes]
-            result = gradcheck(case.fn, *inputs, name=case.name, raise_exception=False)
+            result = gradcheck(case.fn, *inputs, name=case.name, raise_exception=False,
+                               reference=case.reference)
             max_abs, max_rel = max(max_abs, result.max_abs_error), max(max_rel, result.max_rel_error)
             if not result.passed and passed:
                 passed, message = False, result.message
@@ -48,10 +50,10 @@ def _gradcheck_command(args):
         rows.append((case.name, case.op.__name__, shapes_text, max_abs, max_rel, passed, message))
         failures += not passed
     width = max(len(r[2]) for r in rows)
-    print(f"{'op':<19} {'class':<13} {'shapes tried':<{width}} {'max abs err':>11} "
+    print(f"{'op':<19} {'class':<16} {'shapes tried':<{width}} {'max abs err':>11} "
           f"{'max rel err':>11}  result")
     for name, cls, shapes, max_abs, max_rel, passed, message in rows:
-        print(f"{name:<19} {cls:<13} {shapes:<{width}} {max_abs:>11.2e} {max_rel:>11.2e}  "
+        print(f"{name:<19} {cls:<16} {shapes:<{width}} {max_abs:>11.2e} {max_rel:>11.2e}  "
               f"{'pass' if passed else 'FAIL'}")
         if message:
             print(f"    {message}")
@@ -130,6 +132,7 @@ def build_parser():
     kinds.add_argument("--out", default=None, help="also write the rows to this JSON file")
     kinds.set_defaults(handler=_kinds_command)
 
+    adapt_command.add_parser(commands)
     attack.add_parser(commands)
 
     lessons = commands.add_parser("lessons", help="list the lessons, or run one: minitransfer lessons 6")

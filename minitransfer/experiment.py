@@ -40,7 +40,8 @@ class Task:
     source_test: tuple = None  # (x, y) held-out source images (forgetting); None if not built
 
 
-def _target_transform(name, x, seed):
+def target_transform(name, x, seed):
+    """The images ``x`` as the target ``name`` sees them (one of ``TARGETS``), drawn from ``seed``."""
     if name == "jitter":
         return transforms.jitter(x, max_shift=2, seed=seed)
     if name == "noise":
@@ -88,8 +89,8 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
     if len(source_x) > max_source:  # Fashion-MNIST: a subsample keeps pretraining to seconds
         keep = np.random.default_rng(0).permutation(len(source_x))[:max_source]
         source_x, source_y = source_x[keep], source_y[keep]
-    t_train = _target_transform(target, x_train[y_train >= 5], seed=101)
-    t_test = _target_transform(target, x_test[y_test >= 5], seed=202)
+    t_train = target_transform(target, x_train[y_train >= 5], seed=101)
+    t_test = target_transform(target, x_test[y_test >= 5], seed=202)
     s_test = x_test[y_test < 5]  # held out from pretraining, in the source's own domain
     if target == "jitter":
         s_test = transforms.jitter(s_test, 2, seed=303)

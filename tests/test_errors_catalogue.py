@@ -1450,6 +1450,90 @@ def test_R07_a_loss_without_a_number_to_minimise_or_nothing_to_train():
     assert_unchanged(model, before)
 
 
+# ==== domain adaptation =========================================================================
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), "1", True])
+def test_A01_a_gradient_reversal_lambda_that_is_not_a_finite_number_at_least_zero(value):
+    with raises(ValueError, "GradientReversal", "lambda_ must be a finite number >= 0", f"got {value!r}"):
+        nn.GradientReversal(value)
+    layer = nn.GradientReversal(1.0)
+    layer.lambda_ = value  # a training loop's bad update is caught at the next forward
+    with raises(ValueError, "GradientReversal", "lambda_"):
+        layer(mt.tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True))
+
+
+def _adapt_data(d=6, classes=3):
+    return (np.zeros((10, d), np.float32), np.arange(10) % classes), np.zeros((5, d), np.float32)
+
+
+def test_A02_source_and_target_features_of_different_sizes():
+    from minitransfer.adapt import adapt, coral_loss, mmd_loss, proxy_a_distance
+
+    for function in (coral_loss, mmd_loss, proxy_a_distance):
+        with raises(ValueError, function.__name__, "must have the same size", "3 source features",
+                    "4 target features", "take both from the same layer"):
+            function(np.ones((8, 3)), np.ones((8, 4)))
+    model = nn.MLP([6, 4, 3], generator=0)
+    before = snapshot(model)
+    source, _ = _adapt_data()
+    with raises(ValueError, "adapt", "same number of features", "(10, 6)", "(5, 5)"):
+        adapt(model, source, np.zeros((5, 5), np.float32), "coral")
+    assert_unchanged(model, before)
+
+
+def test_A03_a_shift_that_changes_the_classes():
+    from minitransfer.adapt import adapt
+    from minitransfer.adapt.compare import check_same_classes
+    from minitransfer.experiment import Task
+
+    x = np.zeros((10, 4), np.float32)
+    task = Task("t", (x, np.arange(10) % 5), (x, np.arange(10)), (x, np.arange(10)), 5, 10)
+    with raises(ValueError, "same classes in source and target", "5 source classes [0, 1, 2, 3, 4]",
+                "10 target classes", "transfer.fine_tune"):
+        check_same_classes(task)
+    model = nn.MLP([6, 4, 2], generator=0)
+    before = snapshot(model)
+    source, target = _adapt_data()
+    with raises(ValueError, "adapt", "source labels run from 0 to 2", "head has 2 outputs"):
+        adapt(model, source, target, "dann")
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda a, m, s, t: a.adapt(m, s, t, "magic"), ("method must be one of", "'magic'")),
+    (lambda a, m, s, t: a.adapt(m, s, t, "dann", steps=0), ("steps must be a positive integer", "got 0")),
+    (lambda a, m, s, t: a.adapt(m, s, t, "mmd", weight=-1), ("weight must be a finite number >= 0",)),
+    (lambda a, m, s, t: a.mmd_loss(np.ones((2, 3)), np.ones((2, 3)), bandwidths=(0, 1)),
+     ("bandwidths must be positive numbers", "(0, 1)")),
+    (lambda a, m, s, t: a.coral_loss(np.ones((1, 3)), np.ones((2, 3))),
+     ("at least 2 examples from each domain", "got 1 source and 2 target")),
+], ids=["method", "steps", "weight", "bandwidths", "too-few"])
+def test_A04_bad_adaptation_arguments(call, words):
+    from minitransfer import adapt
+
+    model = nn.MLP([6, 4, 3], generator=0)
+    before = snapshot(model)
+    source, target = _adapt_data()
+    with raises(ValueError, *words):
+        call(adapt, model, source, target)
+    assert_unchanged(model, before)
+
+
+def test_A05_a_gradcheck_reference_of_another_shape():
+    t = mt.tensor(np.ones((2, 3)), requires_grad=True)
+    with raises(ValueError, "gradcheck", "reference must give an output of fn's shape (2, 3)", "got ()"):
+        mt.gradcheck(lambda a: a * 2, t, reference=lambda a: a.sum())
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--target", "noise", "--targets", "invert"], ("--target and --targets: give one of them",)),
+    (["--methods", "dann,mmd"], ("--methods: source_only is the baseline", "got dann,mmd")),
+], ids=["target-and-targets", "no-baseline"])
+def test_A06_adapt_command_with_both_target_flags_or_without_the_baseline(tmp_path, capsys, argv, words):
+    code, err = run_cli(["adapt", "--out", str(tmp_path / "out"), *argv], capsys)
+    assert_usage_error(code, err, *words)
+    assert not (tmp_path / "out").exists()
+
+
 # ==== the document lists every entry ============================================================
 def test_docs_errors_md_lists_every_catalogue_entry():
     tested = sorted({m.group(1) for name in globals() if (m := re.match(r"test_([A-Z]\d\d)_", name))})

@@ -40,6 +40,14 @@ def load_task(args, target=None):
         raise UsageError(f"--data {args.data}: {error}") from None
 
 
+def targets_of(args, default):
+    """The targets of a command over several: --target (one) or --targets, else ``default``."""
+    if args.target and args.targets:
+        raise UsageError(f"--target and --targets: give one of them, got --target {args.target} and "
+                         f"--targets {','.join(args.targets)}")
+    return [args.target] if args.target else list(args.targets or default)
+
+
 def check_k(task, k, option="--k"):
     """Refuse a k larger than the target pool's smallest class."""
     counts = np.bincount(task.target_train[1])

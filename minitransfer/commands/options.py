@@ -123,8 +123,8 @@ def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, 
                            seeds_default=3):
     """The shared flags of an experiment command.
 
-    ``target``: the default of --target, or None for a command over several targets (it then
-    declares its own ``--targets``);
+    ``target``: the default of --target, or None for a command over several targets: it then
+    gets ``--targets`` too, read with ``common.targets_of``;
     ``strategies``: (allowed, default) or None when the command has no --strategies;
     ``k``: the default of a single --k, or None; ``ks_default``: the default of --ks, or None.
     """
@@ -137,6 +137,11 @@ def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, 
     if target is not None:
         parser.add_argument("--target", choices=TARGETS, default=target,
                             help=f"how the target task's images differ (default: {target})")
+    else:  # a command over several targets: --targets, or --target for one (common.targets_of)
+        parser.add_argument("--target", choices=TARGETS, default=None,
+                            help="one target, instead of the command's list (--targets)")
+        parser.add_argument("--targets", type=choices(TARGETS, "target"), default=None,
+                            help="several targets, comma-separated (default: the command's list)")
     if strategies is not None:
         allowed, default = strategies
         parser.add_argument("--strategies", type=choices(allowed, "strategy"), default=list(default),

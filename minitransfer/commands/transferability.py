@@ -33,6 +33,7 @@ from minitransfer.commands.common import (
     make_model,
     output_folder,
     settings_of,
+    targets_of,
     write_outputs,
 )
 from minitransfer.commands.transferability_report import markdown, peft_table, plot, tau_table
@@ -51,15 +52,12 @@ def checkpoint_label(hidden, steps):
 
 
 def add_parser(subparsers):
-    from minitransfer.experiment import TARGETS
     from minitransfer.transfer import STRATEGIES
 
     parser = subparsers.add_parser(NAME, help="validate the transferability scores on a grid of "
                                    "source -> target pairs; --fit regenerates the advisor's rule")
     options.add_experiment_options(parser, target=None, strategies=(STRATEGIES, CANDIDATES),
                                    ks_default=[10, 25], seeds_default=1)
-    parser.add_argument("--targets", type=options.choices(TARGETS, "target"), default=list(TARGETS),
-                        help=f"comma-separated targets of the grid (default all: {','.join(TARGETS)})")
     parser.add_argument("--budgets", type=positive_ints, default=None,
                         help="pretraining steps of the checkpoints, e.g. 30,300,2000 (default; "
                              "--quick: 30,1000)")
@@ -203,10 +201,13 @@ def run(args, log=print):
     finetune_steps = args.finetune_steps or preset["finetune_steps"]
     strategies = list(dict.fromkeys([*args.strategies, *ALWAYS_RUN]))
     candidates = list(dict.fromkeys([*args.strategies, *advisor.FIXED_CHOICES]))
-    if len(args.targets) < 2:
+    from minitransfer.experiment import TARGETS
+
+    targets = targets_of(args, TARGETS)
+    if len(targets) < 2:
         raise UsageError(f"--targets: leaving one target out needs at least 2 targets, got "
-                         f"{','.join(args.targets)}")
-    tasks = {target: load_task(args, target) for target in args.targets}
+                         f"{','.join(targets)}")
+    tasks = {target: load_task(args, target) for target in targets}
     check_ks(tasks, args.ks)
     out = output_folder(args, NAME)
     started = time.perf_counter()
