@@ -86,6 +86,7 @@ def test_a_command_over_several_targets_takes_target_or_targets():
     options.add_experiment_options(parser, target=None)
     assert common.targets_of(parser.parse_args([]), ("noise", "invert")) == ["noise", "invert"]
     assert common.targets_of(parser.parse_args(["--target", "rotate"]), ("noise",)) == ["rotate"]
-    assert common.targets_of(parser.parse_args(["--targets", "rotate,none"]), ("noise",)) == ["rotate", "none"]
+    several = parser.parse_args(["--targets", "rotate,none"])
+    assert common.targets_of(several, ("noise",)) == ["rotate", "none"]
     with pytest.raises(common.UsageError, match="--target and --targets: give one of them"):
         common.targets_of(parser.parse_args(["--target", "rotate", "--targets", "none"]), ("noise",))
