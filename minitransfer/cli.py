@@ -15,6 +15,7 @@ from minitransfer.commands import explain as explain_command
 from minitransfer.commands import transferability as transferability_command
 from minitransfer.commands.options import (
     add_checkpoint_options,
+    add_data_options,
     add_thread_option,
     choices,
     fraction,
@@ -63,14 +64,7 @@ def _gradcheck_command(args):
 
 
 def _data_options(parser):
-    from minitransfer.experiment import TARGETS
-
-    parser.add_argument("--data", choices=("digits", "fashion"), default="digits",
-                        help="bundled 8x8 digits (default) or Fashion-MNIST from --data-dir")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
-                        "(default: /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--target", choices=TARGETS, default="jitter",
-                        help="how the target task's images differ (default: jitter by +-2 px)")
+    add_data_options(parser)
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--hidden", type=int, default=128, help="hidden units (default 128)")
     add_thread_option(parser)

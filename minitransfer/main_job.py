@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from minitransfer import checkpoint, nn
-from minitransfer.commands.common import UsageError
+from minitransfer.commands.common import UsageError, make_folder
 from minitransfer.experiment import compare, make_task, split_target, summarize
 from minitransfer.fileio import atomic_write_bytes
 from minitransfer.report import format_table, write_report
@@ -40,16 +40,6 @@ def _task(args):
         return make_task(args.data, args.target, data_dir=args.data_dir)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(f"--data {args.data}: {error}") from None
-
-
-def _run_folder(out):
-    """Create the run folder ``out``, or say in one line why it cannot be used."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out: expected a folder for the run, got {out}, which is a file")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--out: cannot create the run folder {out} ({error.strerror})") from None
 
 
 # What a fresh run (without --resume) replaces in its folder: a report left there by an earlier
@@ -91,7 +81,7 @@ def run(args, log=print):
               "seeds": args.seeds, "hidden": args.hidden, "pretrain_steps": args.pretrain_steps,
               "finetune_steps": args.finetune_steps, "device": args.device,
               "target_accuracy": args.target_accuracy}
-    _run_folder(args.out)
+    make_folder(args.out)
     results_path = os.path.join(args.out, "results.jsonl")
     config_path = os.path.join(args.out, "config.json")
     if args.resume:

@@ -16,18 +16,11 @@ from minitransfer.commands.common import UsageError, load_task
 
 
 def add_parser(subparsers):
-    from minitransfer.experiment import TARGETS
-
     parser = subparsers.add_parser("advise", help="advise a fine-tuning strategy for a pretrained "
                                    "checkpoint and a target, from transferability scores")
     options.add_checkpoint_options(parser, "a checkpoint written by 'minitransfer pretrain' (default "
                                            "pretrained.npz)")
-    parser.add_argument("--data", choices=("digits", "fashion"), default="digits",
-                        help="bundled 8x8 digits (default) or Fashion-MNIST from --data-dir")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
-                        "(default: /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--target", choices=TARGETS, default="jitter",
-                        help="how the target task's images differ (default: jitter)")
+    options.add_data_options(parser)
     parser.add_argument("--k", type=options.one_k, default=25,
                         help="labelled target examples per class the scores read (default 25)")
     parser.add_argument("--seeds", type=options.seeds, default=[0],

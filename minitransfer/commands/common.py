@@ -83,13 +83,17 @@ def pretrain_per_seed(task, hidden, seeds, steps, device="cpu", log=print):
 
 def output_folder(args, command):
     """Create ``--out`` (default runs/COMMAND), or say in one line why it cannot be used."""
-    out = args.out or os.path.join("runs", command)
+    return make_folder(args.out or os.path.join("runs", command))
+
+
+def make_folder(out):
+    """Create the output folder ``out`` (and its parents); a UsageError naming --out if it cannot."""
     if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out: expected a folder, got {out}, which is a file")
+        raise UsageError(f"--out: expected a folder for the run, got {out}, which is a file")
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as error:
-        raise UsageError(f"--out: cannot create the folder {out} ({error.strerror})") from None
+        raise UsageError(f"--out: cannot create the run folder {out} ({error.strerror})") from None
     return out
 
 

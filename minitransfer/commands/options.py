@@ -111,6 +111,20 @@ def add_thread_option(parser):
                              "for this package's small matrices: see README, Threads)")
 
 
+def add_data_options(parser, target="jitter"):
+    """--data, --data-dir and --target (``target`` its default; None: one target instead of the
+    command's list, read with ``common.targets_of``)."""
+    from minitransfer.experiment import TARGETS
+
+    parser.add_argument("--data", choices=("digits", "fashion"), default="digits",
+                        help="bundled 8x8 digits (default) or Fashion-MNIST from --data-dir")
+    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
+                        "(default: /usr/share/datasets/fashion-mnist)")
+    parser.add_argument("--target", choices=TARGETS, default=target,
+                        help=f"how the target task's images differ (default: {target})" if target
+                        else "one target, instead of the command's list (--targets)")
+
+
 def add_checkpoint_options(parser, help_text):
     """--checkpoint PATH and --sha256 [HEX], for the commands that read a pretrained model."""
     parser.add_argument("--checkpoint", default="pretrained.npz", help=help_text)
@@ -130,16 +144,8 @@ def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, 
     """
     from minitransfer.experiment import TARGETS
 
-    parser.add_argument("--data", choices=("digits", "fashion"), default="digits",
-                        help="bundled 8x8 digits (default) or Fashion-MNIST from --data-dir")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
-                        "(default: /usr/share/datasets/fashion-mnist)")
-    if target is not None:
-        parser.add_argument("--target", choices=TARGETS, default=target,
-                            help=f"how the target task's images differ (default: {target})")
-    else:  # a command over several targets: --targets, or --target for one (common.targets_of)
-        parser.add_argument("--target", choices=TARGETS, default=None,
-                            help="one target, instead of the command's list (--targets)")
+    add_data_options(parser, target)
+    if target is None:  # a command over several targets: --targets, or --target for one
         parser.add_argument("--targets", type=choices(TARGETS, "target"), default=None,
                             help="several targets, comma-separated (default: the command's list)")
     if strategies is not None:
