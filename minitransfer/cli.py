@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from minitransfer.commands import scale
 from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
 
 
@@ -116,6 +117,8 @@ def build_parser():
     kinds.add_argument("--out", default=None, help="also write the rows to this JSON file")
     kinds.set_defaults(handler=_kinds_command)
 
+    scale.add_parser(commands)
+
     lessons = commands.add_parser("lessons", help="list the lessons, or run one: minitransfer lessons 6")
     lessons.add_argument("number", nargs="?", type=int, default=None, help="the lesson to run")
     lessons.add_argument("--quick", action="store_true", help="a shortened run (MINITRANSFER_QUICK=1)")
@@ -218,7 +221,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     for name in ("steps", "pretrain_steps", "finetune_steps", "hidden"):
-        if getattr(args, name, 1) < 1:
+        if isinstance(getattr(args, name, None), int) and getattr(args, name) < 1:  # lists: by type
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if getattr(args, "device", None) is not None:
         from minitransfer.backend import check_device

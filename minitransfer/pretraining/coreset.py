@@ -25,13 +25,13 @@ import numpy as np
 RULES = ("random", "k_center")
 
 
-def check_subset_size(size, available, classes, argument="size"):
-    """ValueError unless classes <= size <= available (``size`` a positive integer)."""
+def check_subset_size(size, available, classes, argument="size", unit="examples"):
+    """ValueError unless classes <= size <= available (``size`` a whole number of ``unit``)."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
         raise ValueError(f"{argument}: expected a whole number of examples, got {size!r}")
     if size > available:
         raise ValueError(f"{argument}: expected at most {available} (the source holds {available} "
-                         f"distinct images), got {size}")
+                         f"{unit}), got {size}")
     if size < classes:
         raise ValueError(f"{argument}: expected at least {classes} (one example of each of the "
                          f"source's {classes} classes), got {size}")
@@ -71,7 +71,8 @@ def k_center_greedy(x, size, rng):
     return np.array(chosen, dtype=np.int64)
 
 
-def select_coreset(x, y, size, rule="random", seed=0, class_balanced=True, argument="size"):
+def select_coreset(x, y, size, rule="random", seed=0, class_balanced=True, argument="size",
+                   unit="examples"):
     """Sorted indices of a ``size``-example subset of (x, y) chosen by ``rule`` (see the module).
 
     The same seed gives the same subset; ``class_balanced`` gives each class ⌊size/C⌋ or
@@ -81,7 +82,7 @@ def select_coreset(x, y, size, rule="random", seed=0, class_balanced=True, argum
         raise ValueError(f"rule: expected one of {', '.join(RULES)}, got {rule!r}")
     y = np.asarray(y)
     classes, counts = np.unique(y, return_counts=True)
-    size = check_subset_size(size, len(y), len(classes), argument)
+    size = check_subset_size(size, len(y), len(classes), argument, unit)
     rng = np.random.default_rng(seed)
     if not class_balanced:
         picked = (rng.permutation(len(y))[:size] if rule == "random"
@@ -110,6 +111,7 @@ def source_images(source, image_ids, m, rule="random", seed=0, class_balanced=Tr
     if len(image_ids) != len(y):
         raise ValueError(f"image_ids: expected one id per source row ({len(y)}), got {len(image_ids)}")
     images, first = np.unique(image_ids, return_index=True)
-    chosen = select_coreset(x[first], y[first], m, rule, seed, class_balanced, argument="m")
+    chosen = select_coreset(x[first], y[first], m, rule, seed, class_balanced, argument="m",
+                            unit="distinct images")
     keep = np.isin(image_ids, images[chosen])
     return x[keep], y[keep]

@@ -34,8 +34,8 @@ def check_temperature(temperature):
     """ValueError unless T is a finite number > 0 (T = 1: the plain softmax)."""
     if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
             or not np.isfinite(temperature) or temperature <= 0):
-        raise ValueError(f"temperature: expected a number T > 0 (T = 1 is the plain softmax; "
-                         f"Hinton et al. used 1-20), got {temperature!r}")
+        raise ValueError(f"temperature: expected a number T > 0 (T = 1 is the plain softmax, a "
+                         f"larger T softens it), got {temperature!r}")
     return float(temperature)
 
 
