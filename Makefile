@@ -1,11 +1,12 @@
-# The two commands of the quick start: `make demo` and `make test`.
+# The two commands of the quick start: `make demo` and `make test`; `make notebooks` writes the
+# lessons as Jupyter notebooks into notebooks/ (git-ignored; the lessons stay .py files).
 # Each creates .venv when it is missing and installs the package (editable) with the extras
 # it needs; a stamp file remembers the install until setup.cfg or pyproject.toml change.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint gradcheck bench clean
+.PHONY: demo test lint gradcheck bench notebooks clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit("minitransfer needs Python 3.10 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -13,7 +14,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[test,lint,data,plot]"
+	$(PY) -m pip install --quiet -e ".[test,lint,data,plot,notebooks]"
 	@touch $@
 
 $(VENV)/.installed-demo: setup.cfg pyproject.toml | $(PY)
@@ -29,6 +30,9 @@ lint: $(VENV)/.installed-test
 test: lint
 	MPLBACKEND=Agg $(PY) -m pytest -q
 
+notebooks: $(VENV)/.installed-test
+	$(PY) lessons/_notebooks.py notebooks
+
 gradcheck: $(VENV)/.installed-demo
 	$(PY) -m minitransfer gradcheck
 
@@ -40,4 +44,4 @@ bench: $(VENV)/.installed-test
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/bench_gradcheck.py --skip-full
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis runs
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis runs notebooks

@@ -22,12 +22,14 @@
 # Run it: `python lessons/01_tensors_and_graph.py` (figures go to `figures/01/`).
 
 # %%
+import inspect
 import shutil
 import subprocess
 
 from _lesson import QUICK, figures, plt
 
 import minitransfer as mt
+from minitransfer import autograd
 
 FIGURES, save = figures("01")
 
@@ -76,9 +78,9 @@ v = (u + x).retain_grad()
 z = v**2
 print("z =", z)  # the repr shows grad_fn=<Pow>: the op that made z
 z.backward()
-autograd = {"z": z.item(), "dz/dv": v.grad.item(), "dz/dx": x.grad.item(), "dz/dy": y.grad.item()}
-print("backward():", autograd)
-print("chain rule by hand == backward():", by_hand == autograd)
+from_backward = {"z": z.item(), "dz/dv": v.grad.item(), "dz/dx": x.grad.item(), "dz/dy": y.grad.item()}
+print("backward():", from_backward)
+print("chain rule by hand == backward():", by_hand == from_backward)
 
 # %% [markdown]
 # ## 3. What the graph looks like
@@ -158,7 +160,23 @@ ax.set_title("z = (x*y + x)**2: the recorded graph")
 save(fig, "graph.png")
 
 # %% [markdown]
-# ## 4. Gradients accumulate, and the graph is freed
+# ## 4. The engine's walk, in its own source
+#
+# `z.backward()` checks its argument (`autograd.backward`) and hands over to
+# `autograd.run_backward`, printed below from the installed package. It visits the tensors in
+# **reverse topological order**: a tensor comes only after every tensor that was made from it.
+# So when the walk reaches a node, $\partial z/\partial(\text{node})$ is complete (all the
+# paths through it have been added up); the node's op turns it into gradients of the op's
+# inputs with one vector–Jacobian product (`ctx.backward(g)`; `ctx` is the op that
+# `node.grad_fn` returns, kept in `node._ctx`), and each input **adds** what it
+# receives to what it already holds — the sum over paths of section 1. `_topological_order`,
+# in the same file, builds the order with the explicit stack of section 3.
+
+# %%
+print(inspect.getsource(autograd.run_backward))
+
+# %% [markdown]
+# ## 5. Gradients accumulate, and the graph is freed
 #
 # `backward()` **adds** into `.grad` (as PyTorch does): two backward passes give twice the
 # gradient. That is why every training step starts with `optimizer.zero_grad()`. After a
@@ -176,7 +194,7 @@ except RuntimeError as error:
     print("a third backward fails:", error)
 
 # %% [markdown]
-# ## 5. A long chain: $(1 + 1/n)^n \to e$
+# ## 6. A long chain: $(1 + 1/n)^n \to e$
 #
 # Multiply $x = 1$ by $(1 + 1/n)$ $n$ times. The derivative of $x (1+1/n)^n$ with respect
 # to $x$ is $(1 + 1/n)^n$, which tends to $e = 2.71828\ldots$ Backward walks a graph of $n$
@@ -192,7 +210,7 @@ out.backward()
 print(f"n = {n}: d out/dx = {x.grad.item():.6f}  ((1 + 1/n)^n = {(1 + 1 / n) ** n:.6f}, e = 2.718282)")
 
 # %% [markdown]
-# ## 6. Vectors: the gradient has the tensor's shape
+# ## 7. Vectors: the gradient has the tensor's shape
 #
 # For $L = \sum_i (w_i x_i)^2$ the gradient is $\partial L/\partial w_i = 2 w_i x_i^2$:
 # one number per weight, in an array shaped like $w$ — always the tensor's own shape and dtype.
@@ -206,6 +224,42 @@ print("loss =", loss.item(), " dL/dw =", w.grad.tolist(), " by hand:", [2 * 1 * 
 print("grad shape", w.grad.shape, "dtype", w.grad.dtype, "| x needs no gradient:", xs.grad)
 
 # %% [markdown]
-# **Try it:** change $z$ to `(x * y + x).exp()` and redo the chain rule by hand
-# (`functions.Exp`: $\partial L/\partial x = g \odot e^x$). Next lesson: what happens when
+# ## 8. Exercises: build the walk yourself
+#
+# **01.1** Write `topological_order(root)`: a list of every tensor below `root` that an op
+# made (`t.grad_fn is not None`), each one after all the tensors it was made from (its
+# `t.grad_fn.inputs`), `root` last, none twice. A depth-first search that appends a tensor
+# once its inputs are done does it; mind the tensors reached by two paths.
+#
+# **01.2** Write `grad(root, inputs)`, PyTorch's `torch.autograd.grad` for a one-number
+# `root`: start from $\partial\,\text{root}/\partial\,\text{root} = 1$, walk your order in
+# reverse, give each node's gradient `g` to its op, `node.grad_fn.backward(g)` (one gradient
+# per entry of `node.grad_fn.inputs`, None where none is needed), and add up what reaches each
+# tensor. Return the gradients of `inputs` as NumPy arrays.
+#
+# Each check runs your function on four graphs — lesson 1's chain, a diamond whose two paths
+# have different lengths, a shared input $x^3 + x$, a broadcast vector — and compares with
+# `backward()` on a copy of each. Replace the `raise` lines and rerun the cell. Worked
+# solutions: `lessons/solutions/01_tensors_and_graph.py`.
+
+# %%
+from exercises import lesson01
+
+
+def topological_order(root):
+    """The tensors below root made by ops, each after the tensors it was made from."""
+    raise NotImplementedError  # your code here
+
+
+def grad(root, inputs):
+    """[d root / d t for t in inputs], walking topological_order(root) in reverse."""
+    raise NotImplementedError  # your code here
+
+
+lesson01.check_topological_order(topological_order)
+lesson01.check_grad(grad)
+
+# %% [markdown]
+# **More to try** (not graded): change $z$ to `(x * y + x).exp()` and redo the chain rule by
+# hand (`functions.Exp`: $\partial L/\partial x = g \odot e^x$). Next lesson: what happens when
 # shapes differ (broadcasting), and how to check any backward numerically.

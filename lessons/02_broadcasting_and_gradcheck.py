@@ -22,7 +22,7 @@
 import time
 
 import numpy as np
-from _lesson import figures, plt
+from _lesson import QUICK, figures, plt
 
 import minitransfer as mt
 from minitransfer.functions import Function, unbroadcast
@@ -75,33 +75,54 @@ print("X.grad equals g:", np.allclose(X.grad.numpy(), g))
 #   \frac{s(x + \varepsilon e_j) - s(x - \varepsilon e_j)}{2\varepsilon}$$
 #
 # has an error of order $\varepsilon^2$ (the $\varepsilon^1$ terms of the two Taylor series
-# cancel) — plus rounding, of order $\text{(machine epsilon)}/\varepsilon$. Too large an
-# $\varepsilon$ and the Taylor error dominates; too small and rounding does. The plot shows
-# the V shape for $s(x) = \sum u \odot e^{x}$, whose exact gradient is $u \odot e^{x}$.
-# This is why `gradcheck` works in **float64** with $\varepsilon = 10^{-6}$
-# (see its docstring, `minitransfer/gradcheck.py`).
+# cancel; what is left is $\varepsilon^2 |s'''|/6$) — plus rounding: each value of $s$ carries
+# an error of about $\varepsilon_\text{mach}|s|$ (machine epsilon: $2.2\times10^{-16}$ in
+# float64, $1.2\times10^{-7}$ in float32), which the division by $2\varepsilon$ turns into
+# about $\varepsilon_\text{mach}|s|/\varepsilon$. Too large an $\varepsilon$ and the Taylor
+# error dominates; too small and rounding does. We measure the error for
+# $s(x) = \sum u \odot e^{x}$, whose exact gradient is $u \odot e^{x}$ (and so is $s'''$), in
+# float32 and float64, draw the two reference lines for float64, and fit the slope of the
+# measured error on each side of the V: on a log–log plot, $\varepsilon^2$ has slope $+2$ and
+# $\varepsilon_\text{mach}/\varepsilon$ slope $-1$. `gradcheck` uses $\varepsilon = 10^{-6}$
+# (see its docstring, `minitransfer/gradcheck.py`); the cell prints both dtypes' errors there.
 
 # %%
 x0, u = rng.standard_normal(5), rng.standard_normal(5)
-exact = u[0] * np.exp(x0[0])
+exact = u[0] * np.exp(x0[0])  # ∂s/∂x₀, and also ∂³s/∂x₀³
 epsilons = np.logspace(-12, -1, 23)
-fig, ax = plt.subplots(figsize=(6, 3.5))
+fig, ax = plt.subplots(figsize=(6.5, 3.8))
+errors = {}
 for dtype in (mt.float32, mt.float64):
-    errors = []
+    errors[dtype] = []
     for eps in epsilons:
         e = np.zeros(5)
         e[0] = eps
         with mt.no_grad():
             s_plus = (mt.tensor(x0 + e, dtype=dtype).exp() * mt.tensor(u, dtype=dtype)).sum().item()
             s_minus = (mt.tensor(x0 - e, dtype=dtype).exp() * mt.tensor(u, dtype=dtype)).sum().item()
-        errors.append(abs((s_plus - s_minus) / (2 * eps) - exact) + 1e-17)
-    best = int(np.argmin(errors))
-    print(f"{dtype}: smallest error {errors[best]:.1e} at eps = {epsilons[best]:.0e}")
-    ax.loglog(epsilons, errors, marker=".", label=dtype)
-ax.set_xlabel("epsilon")
+        errors[dtype].append(abs((s_plus - s_minus) / (2 * eps) - exact) + 1e-17)
+    errors[dtype] = np.array(errors[dtype])
+    best = int(np.argmin(errors[dtype]))
+    print(f"{dtype}: smallest error {errors[dtype][best]:.1e} at eps = {epsilons[best]:.0e}")
+    ax.loglog(epsilons, errors[dtype], marker=".", label=f"{dtype}, measured")
+at_gradcheck = int(np.argmin(np.abs(epsilons - 1e-6)))
+print(f"at gradcheck's eps = 1e-6: float64 error {errors[mt.float64][at_gradcheck]:.1e}, "
+      f"float32 error {errors[mt.float32][at_gradcheck]:.1e}")
+size = np.sum(np.abs(u * np.exp(x0)))  # the scale of the rounding error in each value of s
+ax.loglog(epsilons, abs(exact) * epsilons**2 / 6, "k--", lw=0.8, label="ε² |s'''| / 6")
+for dtype, style in ((np.float32, "C0:"), (np.float64, "C1:")):
+    ax.loglog(epsilons, np.finfo(dtype).eps * size / epsilons, style, lw=0.9,
+              label=f"ε_mach |s| / ε ({np.dtype(dtype).name})")
+ax.axvline(1e-6, color="gray", lw=0.5)
+for side, chosen in (("truncation, eps >= 1e-4", epsilons >= 1e-4),
+                     ("rounding, eps <= 1e-9", epsilons <= 1e-9)):
+    slope = np.polyfit(np.log10(epsilons[chosen]), np.log10(errors[mt.float64][chosen]), 1)[0]
+    print(f"float64, {side}: fitted slope of log error vs log eps {slope:+.2f}")
+ax.set_xlabel("epsilon (gray line: gradcheck's 1e-6)")
 ax.set_ylabel("|central difference - exact|")
+ax.set_ylim(1e-13, 1e1)
 ax.set_title("Truncation (right) vs rounding (left)")
-ax.legend()
+ax.legend(fontsize=7)
 save(fig, "central_difference_error.png")
 
 # %% [markdown]
@@ -125,7 +146,7 @@ for name, fn in [("a * c (broadcast)", lambda a, c: a * c),
 #
 # Here is a multiplication whose author swapped the two gradients:
 # $\partial L/\partial a = g \odot a$ instead of the correct $g \odot b$ (`functions.Mul`).
-# The forward pass is right, so training would run — and quietly learn the wrong thing.
+# The forward pass is right, so training would run without an error — on wrong gradients.
 
 # %%
 class WrongMul(Function):
@@ -174,8 +195,10 @@ print("  ", result.message)
 # %% [markdown]
 # ## 5. Checking a whole network cheaply: the directional mode
 #
-# A full check costs two forward passes per weight. The document's 784-128-10 network has
-# 101,770 weights (~15–45 s here). The **directional** mode checks one random direction $v$:
+# A full check costs two forward passes per weight: 203,540 of them for the document's
+# 784-128-10 network and its 101,770 weights. The cell below times that check (in quick mode,
+# on the head's 1,290 weights only, the first layer held fixed). The **directional** mode
+# checks one random direction $v$:
 # $\langle \nabla s, v\rangle \approx (s(\theta + \varepsilon v) - s(\theta - \varepsilon v))/2\varepsilon$,
 # two forward passes in all. The network is written with the function forms `mt.linear`
 # (`functions.Affine`: $z = xW^\top + b$), `mt.relu` and `mt.cross_entropy`.
@@ -204,10 +227,52 @@ for sizes, mode in [([20, 16, 5], "full"), ([784, 128, 10], "directional")]:
     started = time.perf_counter()
     result = mt.gradcheck(mlp_loss(x, y), *params, mode=mode, name=f"MLP {sizes}")
     n_weights = sum(p.numel() for p in params)
+    seconds = time.perf_counter() - started
     print(f"MLP {sizes}: {n_weights:,} weights, {mode} check passed={result.passed}, "
-          f"max abs error {result.max_abs_error:.1e}, {time.perf_counter() - started:.3f} s")
+          f"max abs error {result.max_abs_error:.1e}, {seconds:.3f} s")
+
+checked = [p.detach() for p in params[:2]] + params[2:] if QUICK else params  # quick: the head only
+started = time.perf_counter()
+result = mt.gradcheck(mlp_loss(x, y), *checked, mode="full", name="MLP [784, 128, 10], full")
+full_seconds = time.perf_counter() - started
+n_checked = sum(p.numel() for p in checked if p.requires_grad)
+print(f"MLP [784, 128, 10], full check of {n_checked:,} weights{' (the head; quick mode)' if QUICK else ''}: "
+      f"passed={result.passed}, {full_seconds:.1f} s measured now, {1e6 * full_seconds / n_checked:.0f} µs "
+      f"per weight; the directional check of all {n_weights:,} took {1e3 * seconds:.0f} ms")
 
 # %% [markdown]
-# **Try it:** remove the `unbroadcast` calls from `WrongMul` and give it inputs of shapes
-# (3, 4) and (4,): the engine refuses a gradient whose shape differs from its input's.
-# Next lesson: derive the backward of Linear, ReLU and cross-entropy, then check each one.
+# ## 6. Exercises
+#
+# **02.1** Write `numerical_gradient(f, x, eps)`: the central difference of section 2 for every
+# element of a float64 array `x` of any shape (`np.ndindex(x.shape)` visits them), where `f`
+# maps such an array to one number. Nudge one element at a time and put it back before the
+# next; use the `eps` you are given. The check uses three functions with known gradients and
+# $\varepsilon = 10^{-4}$, where a one-sided difference is visibly off and a central one is not.
+#
+# **02.2** Write `my_unbroadcast(grad, shape)`: section 1's rule — sum `grad` over the axes
+# broadcasting created (in front) or stretched (length 1 in `shape`), and return exactly
+# `shape`. The check compares with `functions.unbroadcast` on eight pairs of shapes.
+#
+# Worked solutions: `lessons/solutions/02_broadcasting_and_gradcheck.py`.
+
+# %%
+from exercises import lesson02
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """(f(x + eps e_j) - f(x - eps e_j)) / (2 eps) for every element j of x; x left unchanged."""
+    raise NotImplementedError  # your code here
+
+
+def my_unbroadcast(grad, shape):
+    """grad summed over the axes that broadcasting created or stretched, with exactly `shape`."""
+    raise NotImplementedError  # your code here
+
+
+lesson02.check_numerical_gradient(numerical_gradient)
+lesson02.check_unbroadcast(my_unbroadcast)
+
+# %% [markdown]
+# **More to try** (not graded): remove the `unbroadcast` calls from `WrongMul` and give it
+# inputs of shapes (3, 4) and (4,): the engine refuses a gradient whose shape differs from its
+# input's. Next lesson: derive the backward of Linear, ReLU and cross-entropy, then check each one.

@@ -22,13 +22,13 @@
 # Run it: `python lessons/03_linear_relu_cross_entropy.py` (figures go to `figures/03/`).
 
 # %%
-
+import inspect
 
 import numpy as np
 from _lesson import figures, plt
 
 import minitransfer as mt
-from minitransfer import nn
+from minitransfer import functions, nn
 
 FIGURES, save = figures("03")
 rng = np.random.default_rng(0)
@@ -100,7 +100,13 @@ print(f"central difference at the kink x = 0: {at_kink:.3f} (backward uses 0)")
 #
 # Implemented by `functions.CrossEntropy` (fused, stable) behind `nn.CrossEntropyLoss`; both
 # docstrings show this formula. The gradient is "predicted minus true": it vanishes only
-# when the model puts probability 1 on the right class.
+# when the model puts probability 1 on the right class. Here is the engine's backward, printed
+# from its source: the forward saved `self.softmax` and `self.one_hot`, so the backward is
+# their difference times $g/N$ (`reduction="mean"`), times $g$ (`"sum"`), or times each
+# row's own $g_n$ (`"none"`); `xp` is NumPy, or CuPy on a GPU (lesson 11).
+
+# %%
+print(inspect.getsource(functions.CrossEntropy.backward))
 
 # %%
 z = mt.tensor(rng.standard_normal((4, 3)), dtype=mt.float64, requires_grad=True)
@@ -175,5 +181,37 @@ right.set_xlabel("z_y (other logits 0)")
 save(fig, "relu_and_cross_entropy.png")
 
 # %% [markdown]
-# **Try it:** in section 3, use `reduction="sum"` and check that the gradient loses its $1/N$.
+# ## 6. Exercises: write the backward yourself
+#
+# **03.1** Write `affine_backward(g, x, weight)` for $z = xW^\top + b$ (section 1): given
+# $g = \partial L/\partial z$ of shape (N, out), $x$ (N, in) and $W$ (out, in), return the
+# three NumPy arrays $(\partial L/\partial x, \partial L/\partial W, \partial L/\partial b)$. The
+# check makes an op whose forward is $xW^\top + b$ and whose backward is your function (a
+# `functions.Function`, as `functions.Affine` is) and runs `mt.gradcheck` on it for three
+# layer shapes — one of them square, where a transposed $W$ has the right shape and the wrong values.
+#
+# **03.2** Write `cross_entropy_grad(logits, labels, reduction)`: section 3's
+# $\partial L/\partial z$ in NumPy for `reduction="mean"` and `"sum"` (which loses the $1/N$),
+# stable for logits of $\pm 1000$. The check compares with `backward()`.
+#
+# Worked solutions: `lessons/solutions/03_linear_relu_cross_entropy.py`.
+
+# %%
+from exercises import lesson03
+
+
+def affine_backward(g, x, weight):
+    """(dL/dx, dL/dW, dL/db) for z = x W.T + b, given g = dL/dz."""
+    raise NotImplementedError  # your code here
+
+
+def cross_entropy_grad(logits, labels, reduction="mean"):
+    """dL/dz of the cross-entropy of logits (N, C) and integer labels, "mean" or "sum"."""
+    raise NotImplementedError  # your code here
+
+
+lesson03.check_affine_backward(affine_backward)
+lesson03.check_cross_entropy_grad(cross_entropy_grad)
+
+# %% [markdown]
 # Next lesson: put the pieces together and train the document's 784-128-10 network.

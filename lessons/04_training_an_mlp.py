@@ -152,19 +152,44 @@ print(f"after {1 + epochs} epochs: train risk {empirical_risk(model, loss_fn, (x
 # %% [markdown]
 # ## 6. The learning rate $\eta$
 #
-# Same start, 300 steps each. Too small: slow (the document's §4 uses $\eta = 0.01$). Too
-# large: the steps overshoot, ReLUs die, and the risk stays at $\ln 10$ or worse.
+# Four rates from the same start, the same number of steps each (300; 100 in quick mode); the
+# document's §4 uses $\eta = 0.01$. After each run we also count the **dead** hidden units: a
+# ReLU whose input is negative for every training image outputs 0 on all of them and passes
+# back no gradient ($g \odot [x > 0]$, lesson 3), so no later step can revive it. The cell
+# prints the risks and the counts, then reads them.
 
 # %%
+def dead_units(net, x):
+    """Hidden ReLUs that output 0 for every example of x (no gradient reaches their weights)."""
+    with mt.no_grad():
+        hidden = net.body(mt.tensor(x)).numpy()
+    return int(np.sum(hidden.max(axis=0) <= 0))
+
+
 start = nn.MLP([side * side, 128, 10], generator=1)
-lr_risk = {}
+steps = 100 if QUICK else 300
+print(f"before training: {dead_units(start, x_train)} of 128 hidden units dead")
+lr_risk, lr_dead = {}, {}
 for lr in (0.01, 0.1, 0.5, 2.0):
     net = copy.deepcopy(start)
-    steps = 100 if QUICK else 300
     sweep_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True, seed=0)
     fit(net, loss_fn, optim.SGD(net.parameters(), lr=lr), sweep_loader, steps=steps, progress=False)
-    lr_risk[lr] = empirical_risk(net, loss_fn, (x_train, y_train))
-    print(f"lr {lr}: risk after {steps} steps {lr_risk[lr]:.3f}")
+    lr_risk[lr], lr_dead[lr] = empirical_risk(net, loss_fn, (x_train, y_train)), dead_units(net, x_train)
+    print(f"lr {lr}: risk after {steps} steps {lr_risk[lr]:.3f}, dead hidden units {lr_dead[lr]} of 128")
+
+# %%
+best = min(lr_risk, key=lr_risk.get)
+print(f"lowest risk after {steps} steps: lr {best} ({lr_risk[best]:.3f})")
+for lr, risk in lr_risk.items():
+    if lr < best:
+        print(f"  lr {lr} (smaller): risk {risk:.3f}, higher after the same {steps} steps")
+    elif lr > best:
+        words = [f"  lr {lr} (larger): risk {risk:.3f}"]
+        if lr_dead[lr]:
+            words.append(f"{lr_dead[lr]} of 128 hidden units dead")
+        if risk >= np.log(10):
+            words.append(f"no better than predicting 1/10 for every class (ln 10 = {np.log(10):.3f})")
+        print(", ".join(words))
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -189,6 +214,28 @@ for ax, i in zip(axes, wrong):
 save(fig, "mistakes.png")
 
 # %% [markdown]
-# **Try it:** replace `optim.SGD(..., lr=0.1)` by `optim.SGD(..., lr=0.1, momentum=0.9)` or
-# `optim.Adam(model.parameters(), lr=1e-3)` and compare the final accuracy.
-# Next lesson: the document's §4 program — and the bug that keeps it from transferring anything.
+# ## 7. Exercise: the empirical risk, one batch at a time
+#
+# **04.1** Write `risk_by_batches(model, loss_fn, x, y, batch_size)`: $\hat R(\theta)$ over
+# all $n$ examples, computed batch by batch (a large data set never goes through the network
+# at once). `loss_fn` returns each batch's *mean* loss, and the last batch may be smaller than
+# the others: the mean of the batch means is then not $\hat R$. The check compares with
+# `train.empirical_risk` on data sets whose size is not a multiple of the batch size.
+# Worked solution: `lessons/solutions/04_training_an_mlp.py`.
+
+# %%
+from exercises import lesson04
+
+
+def risk_by_batches(model, loss_fn, x, y, batch_size):
+    """(1/n) Σ L(y_i, f(x_i)) over all n rows of x, computed batch_size rows at a time."""
+    raise NotImplementedError  # your code here
+
+
+lesson04.check_risk_by_batches(risk_by_batches)
+
+# %% [markdown]
+# **More to try** (not graded): replace `optim.SGD(..., lr=0.1)` by
+# `optim.SGD(..., lr=0.1, momentum=0.9)` or `optim.Adam(model.parameters(), lr=1e-3)` and compare
+# the final accuracy. Next lesson: the document's §4 program — and the bug that keeps it from
+# transferring anything.

@@ -6,7 +6,8 @@ A lesson starts with
     FIGURES, save = figures("04")      # figures/04/ (or $MINITRANSFER_FIGURES/04/)
 
 ``python lessons/04_training_an_mlp.py`` finds this file because Python puts the script's folder
-on its path; a notebook finds it when it runs from the lessons folder.
+on its path; a notebook finds it when it runs from the lessons folder, or when ``make notebooks``
+wrote it (its first code cell puts the lessons folder on the path).
 
 Importing it sets NumPy's BLAS to the package's default thread count (one thread, the fastest
 for the lessons' small matrices; ``MINITRANSFER_THREADS=2`` to choose another): README, Threads.

@@ -31,32 +31,43 @@ EXPECTED = {
     "01_tensors_and_graph": (
         [r"chain rule by hand == backward\(\): True", r"x\.grad after two backwards: 12\.0",
          r"a third backward fails: backward\(\): trying to backward through a graph a second time",
-         r"d out/dx = 2\.71\d+", r"dL/dw = \[18\.0, -4\.0, 16\.0\]"],
+         r"d out/dx = 2\.71\d+", r"dL/dw = \[18\.0, -4\.0, 16\.0\]",
+         r"def run_backward\(root, grad", r"\[exercise 01\.1\] not attempted yet",
+         r"\[exercise 01\.2\] not attempted yet"],
         ["graph.png", "graph.dot"]),
     "02_broadcasting_and_gradcheck": (
         [r"equals g\.sum\(axis=0\): True", r"float64: smallest error \d\.\de-1\d",
          r"caught: gradcheck failed for WrongMul",
          r"with upstream ones, the wrong backward looks right: True",
          r"with a random upstream, gradcheck says passed = False",
-         r"MLP \[784, 128, 10\]: 101,770 weights, directional check passed=True"],
+         r"MLP \[784, 128, 10\]: 101,770 weights, directional check passed=True",
+         r"at gradcheck's eps = 1e-6: float64 error \d\.\de-1\d", r"truncation.*slope .* \+(1\.9|2\.0)\d",
+         r"rounding.*slope .* -(0\.[89]|1\.[01])\d", r"full check of 1,290 weights .*passed=True, \d+\.\d s",
+         r"\[exercise 02\.1\] not attempted yet", r"\[exercise 02\.2\] not attempted yet"],
         ["central_difference_error.png"]),
     "03_linear_relu_cross_entropy": (
         [r"dL/dW: backward vs g\.T @ x\s+max diff \d", r"gradcheck\(linear\): passed=True",
          r"central difference at the kink x = 0: 0\.500", r"gradcheck\(cross_entropy\): passed = True",
-         r"ten equal logits give L = ln 10 = 2\.3026", r"nn\.CrossEntropyLoss: 1000\.0"],
+         r"ten equal logits give L = ln 10 = 2\.3026", r"nn\.CrossEntropyLoss: 1000\.0",
+         r"grad = self\.softmax - self\.one_hot", r"\[exercise 03\.1\] not attempted yet",
+         r"\[exercise 03\.2\] not attempted yet"],
         ["relu_and_cross_entropy.png"]),
     "04_training_an_mlp": (
         [r"initial risk 2\.3\d\d \(ln 10 = 2\.303\)", r"parameters: (101,770|9,610)",
          r"full gradient vs mean of \d+ batch gradients: max difference \d\.\de-\d\d",
          r"after 2 epochs: train risk \d\.\d+, test risk \d\.\d+, test accuracy \d+\.\d%",
-         r"lr 2\.0: risk after 100 steps"],
+         r"lr 2\.0: risk after 100 steps \d\.\d+, dead hidden units \d+ of 128",
+         r"lowest risk after 100 steps: lr", r"\[exercise 04\.1\] not attempted yet"],
         ["samples.png", "training.png", "mistakes.png"]),
     "05_the_document_program": (
         [r"new_task_net\.fc1 started equal to net\.fc1: False",
          r"missing keys \(the new head, freshly initialised\): \['fc2\.weight', 'fc2\.bias'\]",
          r"new_task_net\.fc1 now starts equal to net\.fc1: True",
          r"as written \(scratch\)\s+2 epochs", r"the missing line costs -?\d+\.\d points",
-         r"\d+,\d+ pretrained parameters reused"],
+         r"\d+,\d+ pretrained parameters reused", r"within 3/sqrt\(n\) = 0\.\d+ of 0",
+         r"pretraining: \d+ epochs x \d+ batches of 64 = [\d,]+ SGD steps",
+         r"gain at 2 - gain at 10\s+[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]",
+         r"(gap shrinks|gap grows|no detectable change in the gap)", r"\[exercise 05\.1\] not attempted yet"],
         ["as_written_vs_corrected.png"]),
     "06_pretrain_and_fine_tune": (
         [r"source risk 2\.3\d\d -> \d\.\d+ in 300 steps", r"replace_head: 10 outputs -> 10 outputs",
@@ -88,6 +99,30 @@ EXPECTED = {
          r"install|cupy-cuda|GPU found"],
         ["step_time.png"]),
 }
+
+
+def _lowest_risk_is_read_right(output):
+    """Lesson 04 names the learning rate whose printed risk is lowest."""
+    printed = re.findall(r"^lr ([\d.]+): risk after \d+ steps (\d\.\d+)", output, re.M)
+    risks = {lr: float(risk) for lr, risk in printed}
+    named = re.search(r"lowest risk after \d+ steps: lr ([\d.]+)", output).group(1)
+    assert named == min(risks, key=risks.get), f"lesson 04 names lr {named}, the printed risks are {risks}"
+
+
+def _gap_sentence_follows_its_verdict(output):
+    """Lesson 05's sentences about the gap follow the Holm verdicts printed above them."""
+    line = re.search(r"gain at \d+ - gain at \d+ .*", output).group(0)
+    cost = re.search(r"^  gain at \d+ epochs .*", output, re.M).group(0)
+    expected = {"helped": "gap shrinks", "hurt": "gap grows",
+                "no detectable": "no detectable change in the gap"}
+    for words, sentence in expected.items():
+        assert (f"  {words}" in line) == (sentence in output), f"lesson 05: {line!r} but not {sentence!r}"
+    assert ("helped (" in cost) == ("the transfer helped" in output), f"lesson 05: {cost!r}"
+
+
+# lesson -> functions that check a printed reading against the numbers printed with it
+READINGS = {"04_training_an_mlp": [_lowest_risk_is_read_right],
+            "05_the_document_program": [_gap_sentence_follows_its_verdict]}
 
 
 def run_lesson(path, cwd, **extra_env):
@@ -140,6 +175,8 @@ def test_lesson_runs_in_quick_mode(path, tmp_path):
     patterns, figures = EXPECTED[path.stem]
     for pattern in patterns:
         assert re.search(pattern, output), f"{path.name}: expected /{pattern}/ in its output:\n{output}"
+    for reading_agrees in READINGS.get(path.stem, []):
+        reading_agrees(output)
     check_figures(tmp_path / "figures" / path.stem[:2], figures)
     assert seconds < 120, f"{path.name} took {seconds:.0f}s in quick mode"
 
