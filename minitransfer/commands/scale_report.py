@@ -84,11 +84,12 @@ def _family(rows):
     return sum(1 for r in rows if r.get("p_holm") is not None)
 
 
-def _sentence_ends(rows, label):
-    """The gain at the first and last point of a curve, each read by its own verdict."""
+def ends_sentence(rows):
+    """The gain at the first and last point of a curve (rows after scratch's), each read by its
+    own interval's verdict."""
     first, last = rows[1], rows[-1]
-    return (f"At {label(first)} the gain over scratch is {_gain(first)} points "
-            f"({_WORDS[first['verdict']]} on its own interval); at {label(last)} it is "
+    return (f"At {first['strategy']} the gain over scratch is {_gain(first)} points "
+            f"({_WORDS[first['verdict']]} on its own interval); at {last['strategy']} it is "
             f"{_gain(last)} ({_WORDS[last['verdict']]}).")
 
 
@@ -114,14 +115,14 @@ def markdown(tables, settings, context):
                         f"verdict (Holm, {_family(rows_m)} comparisons)"),
                        [(r["strategy"], _accuracy(r), _gain(r), _WORDS[r["verdict_holm"]])
                         for r in rows_m]), "",
-        _sentence_ends(rows_m, lambda r: r["strategy"]), "",
+        ends_sentence(rows_m), "",
         "## Gain vs pretraining steps", "",
         markdown_table(("pretraining", "MACs", "accuracy %", "gain over scratch [95% CI]",
                         f"verdict (Holm, {_family(rows_steps)})", "steps to target",
                         "break-even tasks"),
                        [(r["strategy"], format_macs(r["pretrain_macs"]), _accuracy(r), _gain(r),
                          _WORDS[r["verdict_holm"]], _steps(r), _break_even(r)) for r in rows_steps]), "",
-        _sentence_ends(rows_steps, lambda r: r["strategy"]), "",
+        ends_sentence(rows_steps), "",
         "## When pretraining pays for itself", "",
         f"Target accuracy: scratch's mean final validation accuracy, {_pct(scratch['target_accuracy'])}%. "
         f"One plain pretraining of B = {context['budget']} steps costs "
@@ -131,9 +132,9 @@ def markdown(tables, settings, context):
                        [(r["strategy"], format_macs(r["per_step_macs"]), _steps(r),
                          format_macs(r["finetune_macs"] if r["reaches_target"] else None),
                          _break_even(r)) for r in rows_strategy]), "",
-        *[_pays(r, scratch) for r in rows_strategy[1:]], "",
+        *[pays_sentence(r, scratch) for r in rows_strategy[1:]], "",
         "## Efficient pretraining vs plain pretraining", "",
-        _methods_table(rows_method), "", _best_method(rows_method), "",
+        _methods_table(rows_method), "", best_method_sentence(rows_method), "",
         f"Distillation: T = {settings.temperature:g}, loss T²·KL(teacher ‖ student) on softened "
         f"logits (Hinton et al., 2015: the soft targets' gradients scale as 1/T², hence T²); the "
         f"teacher is the plain model of the same seed, already paid for (pretrain once), so only "
@@ -148,14 +149,14 @@ def markdown(tables, settings, context):
     return "\n".join(lines)
 
 
-def _pays(row, scratch):
+def pays_sentence(row, scratch):
     if row["break_even_tasks"] is None:
         reason = ("it does not reach scratch's accuracy as often as scratch does"
                   if not row["reaches_target"] else "a fine-tuning costs no less than training from scratch")
         return f"- {row['strategy']}: never pays for itself here ({reason})."
     return (f"- {row['strategy']}: pretraining once ({format_macs(row['pretrain_macs'])}) then "
             f"{format_macs(row['finetune_macs'])} per task, vs {format_macs(scratch['finetune_macs'])} "
-            f"per task from scratch: cheaper from the {row['break_even_tasks']}th target task on.")
+            f"per task from scratch: cheaper for {row['break_even_tasks']} or more target tasks.")
 
 
 def _methods_table(rows):
@@ -176,7 +177,7 @@ def _methods_table(rows):
     return markdown_table(header, body)
 
 
-def _best_method(rows):
+def best_method_sentence(rows):
     """The cheapest method whose gain over scratch holds and that is not worse than plain (Holm)."""
     kept = [r for r in rows if "vs_plain" in r and r["verdict_holm"] == "helped"
             and r["vs_plain"]["verdict_holm"] != "hurt"]
