@@ -165,7 +165,7 @@ save(fig, "gain_vs_m_and_steps.png")
 # Count what it takes to reach the same target accuracy (scratch's mean final validation
 # accuracy): scratch pays $S$ per task; transfer pays one pretraining $P$, shared, then $F$ per
 # task. After $N$ tasks transfer is cheaper when $P + N F < N S$, i.e. from
-# $N = \lfloor P / (S - F) \rfloor + 1$ on (`scaling.break_even`), and never when $F \ge S$.
+# $N = \lfloor P / (S - F) \rfloor + 1$ on (`pretraining.break_even`), and never when $F \ge S$.
 
 # %%
 scratch = tables["strategy"][0]

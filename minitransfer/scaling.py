@@ -27,6 +27,7 @@ import numpy as np
 from minitransfer import nn, pretraining
 from minitransfer.data import k_per_class
 from minitransfer.experiment import split_target, summarize
+from minitransfer.pretraining import break_even, finetune_compute
 from minitransfer.train import evaluate, fit
 from minitransfer.transfer import fine_tune, make_loader, make_optimizer, pretrain, replace_head
 
@@ -51,6 +52,7 @@ class ScaleSettings:
     coreset_fractions: tuple = (0.25, 0.5)
     student_shrink: int = 2  # the student's hidden widths: the teacher's divided by this
     temperature: float = 4.0
+    device: str = "cpu"
 
     @property
     def budget(self):
@@ -112,58 +114,86 @@ def _fine_tuned(model, target, validation, test, strategy, s, seed):
             "phase_macs": phase_macs, "sizes": net.sizes}
 
 
-def _model(task, hidden, seed):
-    return nn.MLP([task.source[0].shape[1], *hidden, task.source_classes], generator=seed)
+def _model(task, hidden, seed, s):
+    return nn.MLP([task.source[0].shape[1], *hidden, task.source_classes], generator=seed,
+                  device=s.device)
 
 
 def _plain_cost(model, steps, s):
     return pretraining.training_compute(model, steps, s.pretrain_batch)
 
 
-def _methods(task, plain, hidden, seed, s):
-    """[(label, pretrained model, pretraining compute, parts)] of each efficient method."""
+def _early_stopping(task, hidden, seed, s):
+    """Plain pretraining that stops when the loss on held-out source images stops improving."""
     x, y = task.source
-    ids, budget, results = image_ids(task), s.budget, []
-    images, first = np.unique(ids, return_index=True)
-    # Early stopping on held-out source images (every copy of a held-out image is held out).
-    held = images[pretraining.select_coreset(x[first], y[first], max(task.source_classes,
-                  round(s.val_fraction * len(images))), "random", seed)]
-    is_val = np.isin(ids, held)
-    model = _model(task, hidden, seed)
-    history = pretrain(model, (x[~is_val], y[~is_val]), steps=budget, batch_size=s.pretrain_batch,
+    ids = image_ids(task)
+    n_held = max(task.source_classes, round(s.val_fraction * distinct_images(task)))
+    held = pretraining.choose_images(task.source, ids, n_held, seed=seed)
+    is_val = np.isin(ids, held)  # every copy of a held-out image is held out
+    model = _model(task, hidden, seed, s)
+    history = pretrain(model, (x[~is_val], y[~is_val]), steps=s.budget, batch_size=s.pretrain_batch,
                        seed=seed, val=(x[is_val], y[is_val]), patience=s.patience,
                        eval_every=s.patience_every)
     stop = history.early_stopping
     evaluations = len(stop.evaluations) * int(is_val.sum()) * pretraining.forward_macs(model)
-    results.append(("early stopping", model, _plain_cost(model, history.steps, s) + evaluations,
-                    {"steps": history.steps, "best_step": stop.best_step, "evaluation_macs": evaluations}))
-    model = _model(task, hidden, seed)
-    warmup = max(1, round(s.warmup_fraction * budget))
-    pretrain(model, task.source, steps=budget, batch_size=s.pretrain_batch, seed=seed,
-             lr_lambda=pretraining.warmup_cosine(budget, warmup))
-    results.append(("warm-up + cosine", model, _plain_cost(model, budget, s), {"warmup_steps": warmup}))
-    for rule, name in (("random", "coreset random"), ("k_center", "coreset k-center")):
-        for fraction in s.coreset_fractions:
-            size = max(task.source_classes, round(fraction * len(images)))
-            subset = pretraining.source_images(task.source, ids, size, rule=rule, seed=seed)
-            steps = max(1, round(fraction * budget))  # the same passes over the data as plain
-            model = _model(task, hidden, seed)
-            pretrain(model, subset, steps=steps, batch_size=s.pretrain_batch, seed=seed)
-            selection = size * len(images) * x.shape[1] if rule == "k_center" else 0
-            results.append((f"{name} m/{round(1 / fraction)}", model,
-                            _plain_cost(model, steps, s) + selection,
-                            {"images": size, "steps": steps, "selection_macs": selection}))
-    small = tuple(max(1, w // s.student_shrink) for w in hidden)
-    student = _model(task, small, seed)
-    pretraining.distill(student, plain, x, temperature=s.temperature, steps=budget,
+    return ("early stopping", model, _plain_cost(model, history.steps, s) + evaluations,
+            {"steps": history.steps, "best_step": stop.best_step, "evaluation_macs": evaluations})
+
+
+def _warmup_cosine(task, hidden, seed, s):
+    """B steps with a linear warm-up over the first tenth, then a cosine decay to 0."""
+    model = _model(task, hidden, seed, s)
+    warmup = max(1, round(s.warmup_fraction * s.budget))
+    pretrain(model, task.source, steps=s.budget, batch_size=s.pretrain_batch, seed=seed,
+             lr_lambda=pretraining.warmup_cosine(s.budget, warmup))
+    return ("warm-up + cosine", model, _plain_cost(model, s.budget, s), {"warmup_steps": warmup})
+
+
+def _coreset(task, hidden, seed, s, rule, fraction):
+    """Pretraining on a ``fraction`` of the source images chosen by ``rule``, for the same number
+    of passes over its data as plain pretraining (fraction × B steps)."""
+    ids, labels = image_ids(task), task.source[1][np.unique(image_ids(task), return_index=True)[1]]
+    size = max(task.source_classes, round(fraction * len(labels)))
+    chosen = pretraining.choose_images(task.source, ids, size, rule=rule, seed=seed)
+    steps = max(1, round(fraction * s.budget))
+    model = _model(task, hidden, seed, s)
+    pretrain(model, pretraining.rows_of(task.source, ids, chosen), steps=steps,
+             batch_size=s.pretrain_batch, seed=seed)
+    selection = 0
+    if rule == "k_center":
+        chosen_labels = labels[np.searchsorted(np.unique(ids), chosen)]
+        selection = pretraining.k_center_macs(labels, chosen_labels, task.source[0].shape[1])
+    name = "coreset random" if rule == "random" else "coreset k-center"
+    return (f"{name} m/{round(1 / fraction)}", model, _plain_cost(model, steps, s) + selection,
+            {"images": size, "steps": steps, "selection_macs": selection})
+
+
+def _distilled(task, plain, small, seed, s):
+    """A student with the ``small`` body pretrained to match ``plain``'s logits at temperature T.
+
+    The teacher is already paid for (pretrain once); its logits are computed once per row."""
+    student = _model(task, small, seed, s)
+    pretraining.distill(student, plain, task.source[0], temperature=s.temperature, steps=s.budget,
                         batch_size=s.pretrain_batch, seed=seed)
-    teacher = len(x) * pretraining.forward_macs(plain)  # the teacher's logits, once per row
-    results.append((f"distilled student {'-'.join(map(str, small))}", student,
-                    _plain_cost(student, budget, s) + teacher, {"teacher_macs": teacher}))
-    model = _model(task, small, seed)
-    pretrain(model, task.source, steps=budget, batch_size=s.pretrain_batch, seed=seed)
-    results.append((f"small {'-'.join(map(str, small))}, labels", model, _plain_cost(model, budget, s), {}))
-    return results
+    teacher = len(task.source[0]) * pretraining.forward_macs(plain)
+    return (f"distilled student {'-'.join(map(str, small))}", student,
+            _plain_cost(student, s.budget, s) + teacher, {"teacher_macs": teacher})
+
+
+def _small_plain(task, small, seed, s):
+    """The student's network pretrained on the labels instead: what distillation must beat."""
+    model = _model(task, small, seed, s)
+    pretrain(model, task.source, steps=s.budget, batch_size=s.pretrain_batch, seed=seed)
+    return (f"small {'-'.join(map(str, small))}, labels", model, _plain_cost(model, s.budget, s), {})
+
+
+def _methods(task, plain, hidden, seed, s):
+    """[(label, pretrained model, pretraining compute, parts)] of each efficient method."""
+    small = tuple(max(1, w // s.student_shrink) for w in hidden)
+    return [_early_stopping(task, hidden, seed, s), _warmup_cosine(task, hidden, seed, s),
+            *[_coreset(task, hidden, seed, s, rule, fraction)
+              for rule in ("random", "k_center") for fraction in s.coreset_fractions],
+            _distilled(task, plain, small, seed, s), _small_plain(task, small, seed, s)]
 
 
 def measure(task, hidden, seeds, settings=None, log=print):
@@ -199,8 +229,8 @@ def _measure_seed(task, hidden, seed, s):
         records.append({"table": table, "strategy": label, "k": s.k, "seed": seed, "x": x,
                         "pretrain_macs": int(macs), "parts": parts or {}, **record})
 
-    add("scratch", "scratch", _model(task, hidden, seed), 0, strategy="scratch")
-    plain = _model(task, hidden, seed)
+    add("scratch", "scratch", _model(task, hidden, seed, s), 0, strategy="scratch")
+    plain = _model(task, hidden, seed, s)
     started = time.perf_counter()
     snapshots = pretrain_snapshots(plain, task.source, s.pretrain_steps, seed=seed,
                                    batch_size=s.pretrain_batch)
@@ -214,7 +244,7 @@ def _measure_seed(task, hidden, seed, s):
     for m in s.ms:
         model = plain
         if m is not None:
-            model = _model(task, hidden, seed)
+            model = _model(task, hidden, seed, s)
             pretrain(model, pretraining.source_images(task.source, ids, m, seed=seed),
                      steps=s.budget, batch_size=s.pretrain_batch, seed=seed)
         size = m or distinct_images(task)
@@ -223,27 +253,6 @@ def _measure_seed(task, hidden, seed, s):
     for label, model, macs, parts in _methods(task, plain, hidden, seed, s):
         add("method", label, model, macs, parts=parts)
     return records, plain_seconds
-
-
-def finetune_compute(phase_macs, steps, batch_size):
-    """Multiply-adds of the first ``steps`` fine-tuning steps (phases in order); None for None."""
-    if steps is None:
-        return None
-    total, left = 0.0, float(steps)
-    for phase_steps, macs in phase_macs:
-        taken = min(left, phase_steps)
-        total += taken * batch_size * macs
-        left -= taken
-    return total
-
-
-def break_even(pretrain_macs, finetune_macs, scratch_macs):
-    """The smallest number N of target tasks with P + N·F < N·S (one shared pretraining P, then
-    F per task, against S per task from scratch): ⌊P / (S − F)⌋ + 1. None ("never") when F is
-    None (fine-tuning did not reach the accuracy) or F ≥ S (fine-tuning costs as much or more)."""
-    if finetune_macs is None or scratch_macs is None or finetune_macs >= scratch_macs:
-        return None
-    return int(pretrain_macs // (scratch_macs - finetune_macs)) + 1
 
 
 TABLES = ("m", "steps", "strategy", "method")

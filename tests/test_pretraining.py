@@ -189,3 +189,9 @@ def test_distill_brings_the_student_closer_to_the_teacher():
     history = pretraining.distill(student, copy.deepcopy(teacher), x, temperature=2.0, steps=60, lr=1e-2)
     after = loss(student(mt.tensor(x)), pretraining.teacher_logits(teacher, x)).item()
     assert history.steps == 60 and after < 0.5 * before
+
+
+def test_k_center_selection_compute_by_hand():
+    # class 0: 2 images, 1 chosen; class 1: 3 images, 2 chosen; 4 pixels: one product per center
+    assert pretraining.k_center_macs([0, 0, 1, 1, 1], [0, 1, 1], 4) == (1 * 2 + 2 * 3) * 4
+    assert pretraining.k_center_macs([0, 0, 1, 1, 1], [0, 1, 1], 4, class_balanced=False) == 3 * 5 * 4

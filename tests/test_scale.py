@@ -8,7 +8,8 @@ import pytest
 from minitransfer import cli, nn
 from minitransfer.commands import common
 from minitransfer.commands.scale import run
-from minitransfer.scaling import break_even, finetune_compute, pretrain_snapshots
+from minitransfer.pretraining import break_even, finetune_compute
+from minitransfer.scaling import pretrain_snapshots
 from minitransfer.transfer import pretrain
 
 

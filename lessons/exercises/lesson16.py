@@ -10,12 +10,12 @@
 16.2 ``break_even_tasks(pretrain_macs, finetune_macs, scratch_macs)``: the smallest number N of
      target tasks for which one pretraining P plus N fine-tunings F costs less than N trainings
      from scratch S (P + N·F < N·S), or None when that never happens (F ≥ S, or F is None:
-     fine-tuning never reached the accuracy). Compared with ``scaling.break_even``.
+     fine-tuning never reached the accuracy). Compared with ``pretraining.break_even``.
 """
 
 from exercises import attempted, grade
 from minitransfer import nn, pretraining
-from minitransfer.scaling import break_even
+from minitransfer.pretraining import break_even
 
 __all__ = ["check_macs_per_example", "check_break_even_tasks"]
 

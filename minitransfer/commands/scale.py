@@ -109,7 +109,7 @@ def settings_from(args):
 
     return ScaleSettings(ms=tuple(args.ms), pretrain_steps=tuple(args.pretrain_steps), k=args.k,
                          strategies=tuple(args.strategies), finetune_steps=args.finetune_steps,
-                         temperature=args.temperature)
+                         temperature=args.temperature, device=args.device)
 
 
 def run(args, log=print):

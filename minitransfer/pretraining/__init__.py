@@ -3,6 +3,7 @@
 | question                                       | where                                          |
 |------------------------------------------------|------------------------------------------------|
 | how much compute does a training step take?    | ``compute``: multiply-adds per example, F + B  |
+| after how many tasks does pretraining pay?     | ``compute.break_even``                         |
 | stop when the held-out loss stops improving    | ``early_stopping.EarlyStopping``, used by      |
 |                                                | ``transfer.pretrain(..., val=, patience=)``    |
 | warm up, then decay the learning rate          | ``warmup_cosine`` (for ``pretrain(lr_lambda=)``) |
@@ -16,6 +17,8 @@ import math
 
 from minitransfer.pretraining.compute import (
     backward_macs,
+    break_even,
+    finetune_compute,
     format_macs,
     forward_macs,
     linear_layers,
@@ -25,8 +28,11 @@ from minitransfer.pretraining.compute import (
 from minitransfer.pretraining.coreset import (
     RULES,
     check_subset_size,
+    choose_images,
     class_quotas,
     k_center_greedy,
+    k_center_macs,
+    rows_of,
     select_coreset,
     source_images,
 )
@@ -66,7 +72,9 @@ def warmup_cosine(total_steps, warmup_steps):
 
 __all__ = [
     "forward_macs", "backward_macs", "training_macs", "training_compute", "linear_layers",
-    "format_macs", "RULES", "select_coreset", "source_images", "class_quotas", "k_center_greedy",
+    "finetune_compute", "break_even",
+    "format_macs", "RULES", "select_coreset", "source_images", "choose_images", "rows_of",
+    "class_quotas", "k_center_greedy", "k_center_macs",
     "check_subset_size", "distillation_loss", "DistillationLoss", "distill", "teacher_logits",
     "check_temperature", "EarlyStopping", "check_patience", "warmup_cosine",
 ]

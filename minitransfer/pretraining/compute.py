@@ -78,8 +78,31 @@ def training_compute(model, steps, batch_size, trains=None):
     return int(steps) * int(batch_size) * training_macs(model, trains)
 
 
+def finetune_compute(phase_macs, steps, batch_size):
+    """Multiply-adds of the first ``steps`` steps of a training made of phases ``phase_macs``:
+    [steps, multiply-adds per example] each, in order (a linear probe, then everything, for LP-FT).
+    None when ``steps`` is None (the accuracy was never reached)."""
+    if steps is None:
+        return None
+    total, left = 0.0, float(steps)
+    for phase_steps, macs in phase_macs:
+        taken = min(left, phase_steps)
+        total += taken * batch_size * macs
+        left -= taken
+    return total
+
+
+def break_even(pretrain_macs, finetune_macs, scratch_macs):
+    """The smallest number N of target tasks with P + N·F < N·S (one shared pretraining P, then
+    F per task, against S per task from scratch): ⌊P / (S − F)⌋ + 1. None ("never") when F is
+    None (fine-tuning did not reach the accuracy) or F ≥ S (fine-tuning costs as much or more)."""
+    if finetune_macs is None or scratch_macs is None or finetune_macs >= scratch_macs:
+        return None
+    return int(pretrain_macs // (scratch_macs - finetune_macs)) + 1
+
+
 def format_macs(value):
-    """A multiply-add count in short scientific notation: 2.68e9 (None: 'never')."""
+    """A multiply-add count in short scientific notation: 2.68e9 (None: '—')."""
     if value is None:
         return "—"
     return f"{float(value):.3g}".replace("e+0", "e").replace("e+", "e")

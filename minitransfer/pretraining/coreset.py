@@ -60,14 +60,23 @@ def class_quotas(counts, size, rng):
 
 
 def k_center_greedy(x, size, rng):
-    """Indices of ``size`` rows of ``x`` chosen by k-center greedy, the first one at random."""
+    """Indices of ``size`` rows of ``x`` chosen by k-center greedy, the first one at random.
+
+    Squared distances to a new center c come from one matrix-vector product,
+    ‖x_i − c‖² = ‖x_i‖² − 2 x_i·c + ‖c‖², instead of n × d subtractions.
+    """
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    squared_norms = np.einsum("ij,ij->i", x, x)
+
+    def squared_distances(center):
+        return np.maximum(squared_norms - 2 * (x @ x[center]) + squared_norms[center], 0.0)
+
     chosen = [int(rng.integers(len(x)))]
-    nearest = np.sum((x - x[chosen[0]]) ** 2, axis=1)  # squared distance to the closest center
+    nearest = squared_distances(chosen[0])  # squared distance to the closest center so far
     for _ in range(size - 1):
         farthest = int(np.argmax(nearest))  # the lowest index among ties
         chosen.append(farthest)
-        nearest = np.minimum(nearest, np.sum((x - x[farthest]) ** 2, axis=1))
+        nearest = np.minimum(nearest, squared_distances(farthest))
     return np.array(chosen, dtype=np.int64)
 
 
@@ -99,12 +108,12 @@ def select_coreset(x, y, size, rule="random", seed=0, class_balanced=True, argum
     return np.sort(np.concatenate(picked))
 
 
-def source_images(source, image_ids, m, rule="random", seed=0, class_balanced=True):
-    """(x, y) of every source row made from ``m`` distinct source images chosen by ``rule``.
+def choose_images(source, image_ids, m, rule="random", seed=0, class_balanced=True):
+    """The ids of ``m`` distinct source images chosen by ``rule`` (sorted).
 
     ``image_ids[i]`` names the image that row i was made from (``Task.source_images``: a
-    jittered source holds several shifted copies of each image); rules see one row per image
-    (its first), and every copy of a chosen image comes along.
+    jittered source holds several shifted copies of each image); the rules see one row per
+    image, its first.
     """
     x, y = source
     image_ids = np.asarray(image_ids)
@@ -113,5 +122,25 @@ def source_images(source, image_ids, m, rule="random", seed=0, class_balanced=Tr
     images, first = np.unique(image_ids, return_index=True)
     chosen = select_coreset(x[first], y[first], m, rule, seed, class_balanced, argument="m",
                             unit="distinct images")
-    keep = np.isin(image_ids, images[chosen])
-    return x[keep], y[keep]
+    return images[chosen]
+
+
+def rows_of(source, image_ids, images):
+    """(x, y) of every source row made from one of ``images``: all copies of each come along."""
+    keep = np.isin(np.asarray(image_ids), images)
+    return source[0][keep], source[1][keep]
+
+
+def source_images(source, image_ids, m, rule="random", seed=0, class_balanced=True):
+    """(x, y) of every source row made from ``m`` distinct source images chosen by ``rule``
+    (``choose_images``, then ``rows_of``)."""
+    return rows_of(source, image_ids, choose_images(source, image_ids, m, rule, seed, class_balanced))
+
+
+def k_center_macs(labels, chosen_labels, dim, class_balanced=True):
+    """Multiply-adds of k-center greedy's distances: one n × d matrix-vector product per center,
+    n the images it chooses among (its class's when class-balanced), d the pixels."""
+    labels, chosen_labels = np.asarray(labels), np.asarray(chosen_labels)
+    if not class_balanced:
+        return len(chosen_labels) * len(labels) * dim
+    return int(sum(np.sum(chosen_labels == c) * np.sum(labels == c) for c in np.unique(labels))) * dim
