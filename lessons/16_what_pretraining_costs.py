@@ -116,7 +116,7 @@ for trains in ([True, True, True], [False, False, True]):
 
 # %%
 SEEDS = [0, 1] if QUICK else [0, 1, 2]
-settings = ScaleSettings(ms=(25, None), pretrain_steps=(30, 300), finetune_steps=150) if QUICK \
+settings = ScaleSettings(ms=(25, None), pretrain_steps=(20, 200), finetune_steps=100) if QUICK \
     else ScaleSettings(ms=(10, 30, 100, None), pretrain_steps=(10, 30, 100, 300, 1000))
 records, seconds = measure(task, HIDDEN, SEEDS, settings)
 tables = summarize_scaling(records, settings)
