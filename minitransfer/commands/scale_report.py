@@ -140,7 +140,8 @@ def markdown(tables, settings, context):
         f"teacher is the plain model of the same seed, already paid for (pretrain once), so only "
         f"its logits on the source (one forward pass per row) are counted. Coresets train "
         f"for the same number of passes over their data as plain pretraining (m/4: B/4 steps); "
-        f"k-center's selection (size × images × pixels MACs) is counted. Early stopping holds out "
+        f"k-center's selection (per center, one product over its class's images × pixels) is "
+        f"counted. Early stopping holds out "
         f"{100 * settings.val_fraction:.0f}% of the source images, evaluates every "
         f"{settings.patience_every} steps, patience {settings.patience} evaluations.", "",
         "## Assumptions", "", ASSUMPTIONS, "",
