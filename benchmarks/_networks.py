@@ -1,8 +1,8 @@
-"""The three contenders of the benchmarks, each a ``step()`` function closed over its state.
+"""The contenders of the benchmarks, each a ``step()`` function closed over its state.
 
 Import this module only after ``_common.set_threads``: it imports NumPy. minitransfer and
 PyTorch are imported inside the functions that use them, so that the floor's process in
-``bench_memory`` holds NumPy alone. All three train the document's MLP on the same batch from
+``bench_memory`` holds NumPy alone. All of them train the document's MLP on the same batch from
 the same initial weights, with the same learning rate, so that they do the same arithmetic.
 """
 
@@ -57,17 +57,39 @@ def make_minitransfer(x, y, weights):
     return step
 
 
-def make_floor(x, y, weights):
+def make_captured(x, y, weights):
+    """The same training as ``make_minitransfer``, by the step that ``minitransfer.capture`` records
+    once and replays (zero_grad, forward, loss, backward and step in one call)."""
+    import minitransfer as mt
+
+    model = mt.nn.MLP(list(SIZES))
+    with mt.no_grad():
+        for p, w in zip(model.parameters(), weights):
+            p.copy_(w)
+    optimizer = mt.optim.SGD(model.parameters(), lr=LR)
+    inputs, labels = mt.tensor(x), mt.tensor(y)
+    captured = mt.capture(model, mt.nn.CrossEntropyLoss(), optimizer, inputs, labels)
+
+    def step():
+        captured(inputs, labels)
+
+    return step
+
+
+def make_floor(x, y, weights, keep_gradients=False):
     """The same step written by hand: what a NumPy engine can approach but not beat.
 
     Five matrix products (the input needs no gradient), all by ``np.dot``: ``np.matmul`` runs
     the batch-1 outer product of the first weight gradient without BLAS, ~5× slower. The
     gradients are scaled in place (an engine must not: ``p.grad`` must survive the step).
+    ``keep_gradients=True`` updates as an engine must, θ −= η g through a work array that is
+    allocated once, leaving g as it is: the floor for a step that keeps its gradients.
     """
     w1, b1, w2, b2 = (w.copy() for w in weights)
     n = x.shape[0]
     rows = np.arange(n)
     lr = np.float32(LR)
+    work = [np.empty_like(w) for w in (w1, b1, w2, b2)]
 
     def step():
         h = np.dot(x, w1.T)                      # 1: (n, 784) · (784, 128)
@@ -87,20 +109,24 @@ def make_floor(x, y, weights):
         grad_a *= h > 0                          # ReLU
         grad_w1 = np.dot(grad_a.T, x)            # 5: (128, n) · (n, 784)
         grad_b1 = grad_a.sum(axis=0)
-        for w, g in ((w1, grad_w1), (b1, grad_b1), (w2, grad_w2), (b2, grad_b2)):
-            g *= lr
+        for w, g, scaled in zip((w1, b1, w2, b2), (grad_w1, grad_b1, grad_w2, grad_b2), work):
+            if keep_gradients:
+                g = np.multiply(g, lr, out=scaled)
+            else:
+                g *= lr
             w -= g
 
     return step
 
 
-def make_torch(x, y, weights, threads):
-    """PyTorch CPU with ``threads`` intra-op threads, or None when it is not installed."""
+def make_torch(x, y, weights, threads=None):
+    """PyTorch CPU (with ``threads`` intra-op threads when given), or None when not installed."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(threads)
+    if threads is not None:
+        torch.set_num_threads(threads)
     model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
                                 torch.nn.Linear(128, 10))
     with torch.no_grad():

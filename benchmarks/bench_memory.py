@@ -1,5 +1,7 @@
 """Memory of 1,000 training steps of the 784-128-10 MLP: minitransfer against the NumPy floor.
 
+Contenders: the eager step (zero_grad, forward, loss, backward, step), the captured step
+(``minitransfer.capture``: recorded once, replayed on arrays allocated once) and the floor.
 Each contender runs in its own subprocess, so that each peak is its own: the resident set
 size (RSS) is read from /proc/self/status (VmRSS now, VmHWM the peak), or from
 resource.getrusage where /proc is missing (peak only). Reported per contender:
@@ -19,7 +21,7 @@ import sys
 
 import _common
 
-CONTENDERS = ("minitransfer", "floor")
+CONTENDERS = ("eager", "captured", "floor")
 
 
 def parse_args():
@@ -51,8 +53,10 @@ def child(args):
     import _networks  # imports NumPy; the floor's process imports nothing else
 
     x, y = _networks.make_batch(args.batch)
-    if args.child == "minitransfer":
+    if args.child == "eager":
         step = _networks.make_minitransfer(x, y, _networks.initial_weights())
+    elif args.child == "captured":
+        step = _networks.make_captured(x, y, _networks.initial_weights())
     else:
         step = _networks.make_floor(x, y, _networks.initial_weights(numpy_only=True))
     after_import, _ = rss_mb()
@@ -87,11 +91,11 @@ def main():
         at_100 = "n/a" if r["rss_at_100_mb"] is None else f"{r['rss_at_100_mb']:.1f} MB"
         at_end = "n/a" if r["rss_at_end_mb"] is None else f"{r['rss_at_end_mb']:.1f} MB"
         print(f"{name:>13}  {r['peak_mb']:6.1f} MB  {at_100:>9}  {at_end:>9}  {growth:>15}")
-    ratio = results["minitransfer"]["peak_mb"] / results["floor"]["peak_mb"]
-    print(f"peak RSS minitransfer/floor: {ratio:.2f}")
+    ratios = {name: results[name]["peak_mb"] / results["floor"]["peak_mb"] for name in ("eager", "captured")}
+    print("peak RSS / the floor's: " + ", ".join(f"{name} {r:.2f}" for name, r in ratios.items()))
     if args.json:
         record = {"benchmark": "bench_memory", "threads": args.threads, "batch": args.batch,
-                  "steps": args.steps, "results": results, "peak_ratio": ratio}
+                  "steps": args.steps, "results": results, "peak_ratios": ratios}
         with open(args.json, "w") as file:
             json.dump(record, file, indent=2)
         print(f"wrote {args.json}")

@@ -237,5 +237,6 @@ lesson04.check_risk_by_batches(risk_by_batches)
 # %% [markdown]
 # **More to try** (not graded): replace `optim.SGD(..., lr=0.1)` by
 # `optim.SGD(..., lr=0.1, momentum=0.9)` or `optim.Adam(model.parameters(), lr=1e-3)` and compare
-# the final accuracy. Next lesson: the document's §4 program — and the bug that keeps it from
+# the final accuracy. What one step costs, and how replaying a recorded step makes it cheaper:
+# lesson 17. Next lesson: the document's §4 program — and the bug that keeps it from
 # transferring anything.

@@ -38,6 +38,7 @@ from minitransfer.functional import (
     softmax,
 )
 from minitransfer.gradcheck import GradcheckError, gradcheck
+from minitransfer.replay import CaptureError, capture
 from minitransfer.tensor import Tensor
 from minitransfer.threads import get_num_threads, set_num_threads
 
@@ -52,7 +53,7 @@ __all__ = [
     "ones_like", "relu", "exp", "log", "matmul", "log_softmax", "softmax", "logsumexp",
     "cross_entropy", "linear", "mse_loss", "gradcheck", "GradcheckError", "float32", "float64",
     "nn", "optim", "save", "load", "CheckpointError", "from_numpy", "set_num_threads",
-    "get_num_threads",
+    "get_num_threads", "capture", "CaptureError",
 ]
 
 _LAZY_MODULES = ("data", "train", "transfer", "experiment")

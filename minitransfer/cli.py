@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from minitransfer.commands import explain as explain_command
 from minitransfer.commands import scale
 from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
 
@@ -124,6 +125,8 @@ def build_parser():
     lessons.add_argument("--quick", action="store_true", help="a shortened run (MINITRANSFER_QUICK=1)")
     add_thread_option(lessons)
     lessons.set_defaults(handler=_lessons_command)
+
+    explain_command.add_parser(commands)
     return parser
 
 
@@ -221,7 +224,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     for name in ("steps", "pretrain_steps", "finetune_steps", "hidden"):
-        if isinstance(getattr(args, name, None), int) and getattr(args, name) < 1:  # lists: by type
+        if isinstance(getattr(args, name, None), int) and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if getattr(args, "device", None) is not None:
         from minitransfer.backend import check_device

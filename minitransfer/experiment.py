@@ -37,6 +37,7 @@ class Task:
     target_test: tuple  # (x, y) held out: only ever evaluated
     source_classes: int
     target_classes: int
+    source_test: tuple = None  # (x, y) held-out source images (forgetting); None if not built
     source_images: np.ndarray = None  # which distinct image each source row was made from
     # (jittered copies share one); None: every row is an image of its own
 
@@ -69,6 +70,8 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
     target the source stays clean, so the target differs from it (data mismatch).
     ``Task.source_images`` says which distinct image each source row was made from (the copies
     of one image share it), so that pretraining data can be counted in images (``scaling``).
+    ``source_test`` holds the test images of classes 0–4 (jittered once for ``jitter``): how
+    much of the source task a fine-tuned body still solves (``explain.forgetting``).
     """
     from minitransfer.data import digits, mnist_family
 
@@ -92,8 +95,12 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
         source_x, source_y, images = source_x[keep], source_y[keep], images[keep]
     t_train = _target_transform(target, x_train[y_train >= 5], seed=101)
     t_test = _target_transform(target, x_test[y_test >= 5], seed=202)
+    s_test = x_test[y_test < 5]  # held out from pretraining, in the source's own domain
+    if target == "jitter":
+        s_test = transforms.jitter(s_test, 2, seed=303)
     return Task(f"{data}:{target}", (source_x, source_y), (t_train, y_train[y_train >= 5] - 5),
-                (t_test, y_test[y_test >= 5] - 5), 5, 5, source_images=images)
+                (t_test, y_test[y_test >= 5] - 5), 5, 5, (s_test, y_test[y_test < 5]),
+                source_images=images)
 
 
 # What every run record holds (``compare`` writes them; ``summarize`` and the report read them).

@@ -87,7 +87,8 @@ def pretrain_snapshots(model, source, steps_list, *, seed=0, batch_size=64):
             snapshots[step] = copy.deepcopy(model.state_dict())
         return False
 
-    fit(model, nn.CrossEntropyLoss(), optimizer, loader, steps=max(wanted), progress=False, on_step=keep)
+    fit(model, nn.CrossEntropyLoss(), optimizer, loader, steps=max(wanted), progress=False, on_step=keep,
+        capture=True)
     return snapshots
 
 

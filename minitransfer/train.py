@@ -12,11 +12,12 @@ gradient descent, θ ← θ − η ∇θ R̂_B(θ) on one batch B at a time (the
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from minitransfer import backend
+from minitransfer import backend, replay
 from minitransfer.autograd import no_grad
 from minitransfer.data.loader import DataLoader
 from minitransfer.tensor import Tensor
@@ -160,7 +161,7 @@ def _learning_rates(optimizer):
 
 
 def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=None,
-        scheduler=None, progress=None, on_step=None):
+        scheduler=None, progress=None, on_step=None, capture=False):
     """Minimise the empirical risk by minibatch gradient descent; return a ``History``.
 
     Each step takes one batch B and updates θ ← θ − η ∇θ R̂_B(θ), R̂_B(θ) = (1/|B|) Σ_{i∈B} L(yᵢ, f_θ(xᵢ))
@@ -172,6 +173,12 @@ def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=No
     steps once per epoch; ``on_step(step, loss)`` is called after every step and may return
     True to stop early. ``progress``: None (a tqdm bar on a terminal when tqdm is installed,
     else one line per epoch), True (one line per epoch) or False (silent).
+
+    ``capture=True`` records the step once (``replay.capture``) and replays it: the same
+    losses and parameters, without rebuilding the graph at every step. A batch of another shape
+    (the smaller last batch of an epoch) gets its own recording, made once and kept. A model or
+    loss that ``capture`` cannot record (an op without a replay kernel, say) trains eagerly,
+    with a ``RuntimeWarning`` that says why.
 
     Non-finite data (NaN or infinity in the loader's data set, or in a batch of a loader that
     is not a DataLoader) raise ``ValueError`` before any step. A NaN or infinite loss raises
@@ -192,21 +199,27 @@ def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=No
     bar = _progress_bar(progress, n_epochs * len(loader) if steps is None else steps)
     history, started, stop = History(), time.perf_counter(), False
     model.train()
+    captured = None  # the captured step, made at the first batch when capture=True
     for epoch in range(1, n_epochs + 1):
         epoch_loss, correct, seen = 0.0, 0, 0
         for x, y in loader:
             if not checked:
                 _check_finite(x.data, f"fit: the inputs of batch {history.steps + 1}")
-            optimizer.zero_grad()
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            value = loss.item()
+            if capture:  # the update is skipped when the loss is not finite
+                captured, value = _captured_step(captured, model, loss_fn, optimizer, x, y)
+                capture, logits = captured is not None, getattr(captured, "output", None)
+            if not capture:
+                optimizer.zero_grad()
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                value = loss.item()
             if not math.isfinite(value):
                 raise NonFiniteLossError(f"fit: the loss became {value} at step {history.steps + 1} "
                                          f"(epoch {epoch}) with learning rate {_learning_rates(optimizer)}; "
                                          f"the step was not applied. Try a smaller learning rate.")
-            loss.backward()
-            optimizer.step()
+            if not capture:
+                loss.backward()
+                optimizer.step()
             history.steps += 1
             history.losses.append(value)
             epoch_loss += value * len(x)
@@ -231,6 +244,21 @@ def fit(model, loss_fn, optimizer, loader, epochs=None, steps=None, eval_data=No
         bar.close()
     history.seconds = time.perf_counter() - started
     return history
+
+
+def _captured_step(captured, model, loss_fn, optimizer, x, y):
+    """(the captured step, the loss of one step by it); it is made at the first batch.
+
+    (None, None) with a warning where the step cannot be captured: a recording fails before
+    it changes anything, so the caller can do this batch's step eagerly instead.
+    """
+    try:
+        if captured is None:
+            captured = replay.capture(model, loss_fn, optimizer, x, y)
+        return captured, captured(x, y).item()
+    except replay.CaptureError as error:
+        warnings.warn(f"fit(capture=True) trains eagerly: {error}", RuntimeWarning, stacklevel=3)
+        return None, None
 
 
 def _progress_bar(progress, total):

@@ -861,6 +861,142 @@ def test_U08_the_command_line_in_a_real_process_prints_no_traceback(tmp_path):
         f"minitransfer: error: --checkpoint: load: no checkpoint file at '{tmp_path / 'none.npz'}'"]
 
 
+# ==== explain ===================================================================================
+def digit_model():
+    return nn.MLP([64, 6, 5, 3], generator=0)
+
+
+def x64(n=2):
+    return np.random.default_rng(0).random((n, 64)).astype(np.float32)
+
+
+@pytest.mark.parametrize("x, words", [
+    (np.zeros((2, 8, 8), np.float32), ("expected a batch of shape (n, 64)",
+                                       "got ndarray of shape (2, 8, 8)")),
+    (np.zeros((2, 63), np.float32), ("(n, 64)", "shape (2, 63)")),
+    (np.zeros((0, 64), np.float32), ("n >= 1", "shape (0, 64)")),
+    (np.array([["a"] * 64]), ("(n, 64)", "dtype <U1")),
+    (np.where(np.eye(2, 64) > 0, np.nan, 0.0), ("finite numbers", "nan at index (0, 0)")),
+], ids=["image-not-flattened", "wrong-width", "empty", "strings", "nan"])
+@pytest.mark.parametrize("call", ["saliency", "integrated_gradients", "occlusion"])
+def test_X01_a_batch_of_the_wrong_shape_or_not_finite(call, x, words):
+    from minitransfer import explain
+
+    model = digit_model()
+    before = snapshot(model)
+    with raises(ValueError, f"{call}: x:", *words):
+        getattr(explain, call)(model, x)
+    with raises(ValueError, "integrated_gradients: baseline:", "one row of shape (64,)",
+                "a batch of shape (2, 64) like x", "got shape (63,)"):
+        explain.integrated_gradients(model, x64(), baseline=np.zeros(63))
+    with raises(ValueError, "integrated_gradients: baseline:", "got shape (3, 64)"):
+        explain.integrated_gradients(model, x64(), baseline=np.zeros((3, 64)))
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("target, words", [
+    (3, ("[0, 3)", "got [3, 3]")), (-1, ("got [-1, -1]",)), ([0, 1, 2], ("2 class indices", "got [0, 1, 2]")),
+    (1.0, ("integer", "dtype float64")),
+], ids=["too-large", "negative", "wrong-count", "float"])
+def test_X02_a_target_class_out_of_range_or_of_the_wrong_count(target, words):
+    from minitransfer import explain
+
+    model = digit_model()
+    before = snapshot(model)
+    for call in ("saliency", "integrated_gradients", "occlusion"):
+        with raises(ValueError, f"{call}: target:", "one per row of x", *words):
+            getattr(explain, call)(model, x64(), target=target)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"steps": 0}, ("steps: expected a positive integer, got 0",)),
+    ({"steps": 2.5}, ("steps: expected a positive integer, got 2.5",)),
+    ({"method": "simpson"}, ("method: expected one of riemann_middle, gausslegendre, got 'simpson'",)),
+], ids=["zero-steps", "float-steps", "unknown-rule"])
+def test_X03_integrated_gradients_with_fewer_than_one_step_or_an_unknown_rule(kwargs, words):
+    from minitransfer import explain
+
+    with raises(ValueError, "integrated_gradients:", *words):
+        explain.integrated_gradients(digit_model(), x64(), **kwargs)
+
+
+@pytest.mark.parametrize("a, b, words", [
+    (np.ones((5, 3)) * np.arange(5)[:, None], np.ones((4, 2)), ("same number of rows", "got 5 and 4")),
+    (np.ones(5), np.ones((5, 2)), ("a: expected a 2-D array", "shape (5,)")),
+    (np.ones((1, 3)), np.ones((1, 3)), ("at least 2 rows", "shape (1, 3)")),
+    (np.arange(10.0).reshape(5, 2), np.ones((5, 2)), ("b: every row is the same", "undefined")),
+    (np.arange(10.0).reshape(5, 2), np.full((5, 2), np.inf), ("b: expected finite numbers", "inf")),
+], ids=["different-n", "1-D", "one-row", "constant", "inf"])
+def test_X04_feature_matrices_of_different_lengths_or_without_variation(a, b, words):
+    from minitransfer import explain
+
+    with raises(ValueError, "linear_cka:", *words):
+        explain.linear_cka(a, b)
+
+
+@pytest.mark.parametrize("call", ["saliency", "integrated_gradients", "occlusion", "drift_per_layer",
+                                  "forgetting", "layerwise_transferability"])
+def test_X05_a_model_without_a_body_and_a_head(call):
+    from minitransfer import explain
+
+    model = nn.Sequential(nn.Linear(64, 3, generator=0))
+    data = (x64(6), np.arange(6) % 3)
+    before = snapshot(model)
+    calls = {"saliency": lambda: explain.saliency(model, data[0]),
+             "integrated_gradients": lambda: explain.integrated_gradients(model, data[0]),
+             "occlusion": lambda: explain.occlusion(model, data[0]),
+             "drift_per_layer": lambda: explain.drift_per_layer(model, model),
+             "forgetting": lambda: explain.forgetting(model, digit_model(), data),
+             "layerwise_transferability": lambda: explain.layerwise_transferability(
+                 model, data, data, outputs=3)}
+    with raises(TypeError, call, "'body' module and a 'head' nn.Linear", "got Sequential"):
+        calls[call]()
+    assert_unchanged(model, before)
+
+
+def test_X06_drift_between_models_or_state_dicts_that_do_not_match():
+    from minitransfer import explain
+
+    with raises(ValueError, "layer_drift: before and after must have the same parameter names",
+                "only in before: ['b']", "only in after: []"):
+        explain.layer_drift({"a": np.ones(2), "b": np.ones(2)}, {"a": np.ones(2)})
+    with raises(ValueError, "layer_drift: head.weight: before has shape (3, 5), after has (4, 5)"):
+        explain.layer_drift(digit_model(), nn.MLP([64, 6, 5, 4], generator=0))
+    with raises(TypeError, "layer_drift: after: expected a model (nn.Module) or a state dict", "got list"):
+        explain.layer_drift({"a": np.ones(2)}, [np.ones(2)])
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"image_shape": (4, 4)}, ("image_shape: expected (height, width) with height * width = 64",
+                               "got (4, 4)")),
+    ({"patch": 0}, ("patch: expected an integer from 1 to 8 (the image is 8 x 8), got 0",)),
+    ({"patch": 9}, ("patch: expected an integer from 1 to 8", "got 9")),
+], ids=["wrong-image-shape", "zero-patch", "patch-too-large"])
+def test_X07_occlusion_with_an_image_shape_or_patch_that_does_not_fit(kwargs, words):
+    from minitransfer import explain
+
+    with raises(ValueError, "occlusion:", *words):
+        explain.occlusion(digit_model(), x64(), **kwargs)
+    odd = nn.MLP([10, 4, 3], generator=0)
+    with raises(ValueError, "occlusion: image_shape: 10 inputs are not a square image",
+                "pass image_shape=(height, width) with height * width = 10"):
+        explain.occlusion(odd, np.zeros((2, 10), np.float32))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--ig-steps", "0"], ("--ig-steps: expected a positive integer, got 0",)),
+    (["--finetune-steps", "0"], ("--finetune-steps must be a positive integer, got 0",)),
+    (["--k", "500"], ("--k: k=500 labelled examples per class asked for",)),
+    (["--strategies", "magic"], ("argument --strategies: unknown strategy magic",)),
+], ids=["ig-steps", "finetune-steps", "k", "strategy"])
+def test_X08_the_explain_command_given_bad_settings(tmp_path, capsys, argv, words):
+    out = tmp_path / "explain"
+    code, err = run_cli(["explain", "--quick", "--out", str(out), *argv], capsys)
+    assert_usage_error(code, err, *words)
+    assert not out.exists()
+
+
 # ==== threads ===================================================================================
 @pytest.mark.parametrize("n, error, received", [
     (0, ValueError, "got 0"), (-2, ValueError, "got -2"), (2.0, TypeError, "got 2.0 (float)"),
@@ -944,6 +1080,98 @@ def test_I03_sizes_that_do_not_chain_mixed_dtypes_or_another_forward():
     before = snapshot(model)
     with raises(ValueError, "to_torch", "outputs differ", "forward is not head(body(x))"):
         to_torch(model)
+    assert_unchanged(model, before)
+
+
+# ==== captured steps (minitransfer.capture, fit(capture=True)) ==================================
+def _capture_setup():
+    model = small_model()
+    x, y = _data()
+    return model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), mt.tensor(x[:8]), mt.tensor(y[:8])
+
+
+def test_R01_an_op_without_a_replay_kernel():
+    model, opt, x, y = _capture_setup()
+    before = snapshot(model)
+
+    def loss_fn(logits, labels):
+        return nn.CrossEntropyLoss()(logits, labels) + logits.exp().mean()
+
+    with raises(mt.CaptureError, "capture", "no replay kernel for Exp", "Affine, ReLU, CrossEntropy",
+                "train this model eagerly"):
+        mt.capture(model, loss_fn, opt, x, y)
+    assert_unchanged(model, before)
+    loader = DataLoader(TensorDataset(*_data()), batch_size=8)
+    with pytest.warns(RuntimeWarning, match=r"fit\(capture=True\) trains eagerly: capture: no replay kernel"):
+        history = fit(model, loss_fn, opt, loader, steps=2, progress=False, capture=True)
+    assert history.steps == 2  # trained eagerly instead
+
+
+def test_R02_a_model_or_loss_that_reads_values_outside_its_graph():
+    model, opt, x, y = _capture_setup()
+    before = snapshot(model)
+
+    def loss_fn(logits, labels):  # a mask made from the data by NumPy, not by an op
+        return nn.CrossEntropyLoss()(logits * mt.tensor((logits.data > 0).astype(np.float32)), labels)
+
+    with raises(mt.CaptureError, "replayed step disagrees with an eager one",
+                "reads something that is not in its graph", "train it eagerly"):
+        mt.capture(model, loss_fn, opt, x, y)
+    assert_unchanged(model, before)
+
+
+def test_R03_cross_entropy_labels_that_are_not_the_steps_y():
+    model, opt, x, y = _capture_setup()
+    before = snapshot(model)
+    with raises(mt.CaptureError, "CrossEntropy's labels must be the step's y itself"):
+        mt.capture(model, lambda logits, labels: nn.CrossEntropyLoss()(logits, (labels.data + 1) % 3),
+                   opt, x, y)
+    assert_unchanged(model, before)
+
+
+def test_R04_arrays_of_a_library_without_out():
+    import array_api_strict as xps
+
+    model = small_model()
+    for p in model.parameters():
+        p.data = xps.asarray(p.detach().numpy())
+    x, y = mt.Tensor(xps.asarray(_data()[0][:4])), mt.Tensor(xps.asarray(_data()[1][:4]))
+    with raises(mt.CaptureError, "needs NumPy or CuPy arrays", "out=", "got Array"):
+        mt.capture(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), x, y)
+
+
+def test_R05_labels_out_of_range_in_a_captured_step():
+    model, opt, x, y = _capture_setup()
+    step = mt.capture(model, nn.CrossEntropyLoss(), opt, x, y)
+    step(x, y)  # gradients and momentum exist now: they must survive the bad step too
+    before = snapshot(model)
+    buffers = {p: s["momentum_buffer"].copy() for p, s in opt.state.items()}
+    bad = mt.tensor(np.where(np.arange(8) == 2, 3, y.data))
+    with raises(ValueError, "CrossEntropyLoss", "labels must lie in [0, 3)", "to 3"):
+        step(x, bad)
+    assert_unchanged(model, before)
+    for p, buffer in buffers.items():
+        np.testing.assert_array_equal(opt.state[p]["momentum_buffer"], buffer)
+
+
+def test_R06_inputs_that_are_not_tensors_or_arrays():
+    model, opt, x, y = _capture_setup()
+    step = mt.capture(model, nn.CrossEntropyLoss(), opt, x, y)
+    before = snapshot(model)
+    with raises(TypeError, "captured step", "x must be a Tensor or an array", "got list"):
+        step(x.data.tolist(), y)
+    assert_unchanged(model, before)
+
+
+def test_R07_a_loss_without_a_number_to_minimise_or_nothing_to_train():
+    model, opt, x, y = _capture_setup()
+    before = snapshot(model)
+    with raises(mt.CaptureError, "loss_fn must return a single-number Tensor"):
+        mt.capture(model, nn.CrossEntropyLoss(reduction="none"), opt, x, y)
+    freeze_all = model.requires_grad_(False)
+    with raises(mt.CaptureError, "nothing to train"):
+        mt.capture(freeze_all, nn.CrossEntropyLoss(), opt, x, y)
+    model.requires_grad_(True)
     assert_unchanged(model, before)
 
 

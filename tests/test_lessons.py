@@ -98,6 +98,16 @@ EXPECTED = {
          r"batch\s+CPU µs/step\s+GPU µs/step", r"target test accuracy \d+\.\d%",
          r"install|cupy-cuda|GPU found"],
         ["step_time.png"]),
+    "12_explainability": (
+        [r"saliency == \|x\.grad\|: True",
+         r"IG with  64 points: completeness gap \|delta\| / \|f\(x\) - f\(0\)\| median 0\.0\d+",
+         r"IG summed per 2x2 square vs occlusion's drop: Kendall tau 0\.\d\d",
+         r"linear_probe\s+1\.000\s+1\.000\s+0\.000\s+0\.000",
+         r"full\s+drift layer 2 - layer 1: .*\(Holm p = [\d.e-]+\) -> ",
+         r"linear_probe\s+source accuracy (\d+\.\d)% -> \1%",
+         r"j = 2 frozen\s+: \d+\.\d%, gain, points: ",
+         r"\[exercise 12\.1\] not attempted yet"],
+        ["attributions.png", "cka_drift.png", "layerwise.png"]),
     "16_what_pretraining_costs": (
         [r"multiply-adds per example: forward 16,704, backward 25,216, a training step 41,920",
          r"the engine ran 1,341,440 multiply-adds, the formula says 1,341,440: True",
@@ -106,6 +116,14 @@ EXPECTED = {
          r"- full: (pretraining once|never pays)", r"(The cheapest of them is|No efficient method)",
          r"\[exercise 16\.1\] not attempted yet", r"\[exercise 16\.2\] not attempted yet"],
         ["gain_vs_m_and_steps.png", "methods.png"]),
+    "17_the_captured_step": (
+        [r"slots \[0\] x, \[1\] y, \[2\] body\.0\.weight", r"\[4\] = Affine\(\[0\], \[2\], \[3\]\)",
+         r"captured vs eager over 10 steps: largest loss difference \d\.\de[+-]\d\d",
+         r"batch\s+eager\s+captured\s+floor", r"batch 64: captured takes \d+\.\d\dx the eager",
+         r"identical losses at every step: True",
+         r"a step's largest: 1 thread \d+ µs, 2 threads \d+ µs -> 2 threads take \d+\.\d\dx",
+         r"\[exercise 17\.1\] not attempted yet"],
+        ["step_times.png"]),
 }
 
 

@@ -27,6 +27,11 @@ class Module:
     after ``eval()``; layers whose behaviour differs (dropout, batch norm) would read it.
     """
 
+    # Bumped whenever any module gains, loses or swaps a parameter or a child: a captured training
+    # step (``replay.capture``) compares it at every call to learn, in one comparison, that no
+    # model anywhere has changed shape since the step was recorded.
+    _structure_version = 0
+
     def __init__(self):
         # object.__setattr__: our own __setattr__ needs these two dicts to exist already.
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -71,6 +76,7 @@ class Module:
             object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
+        Module._structure_version += 1
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
@@ -80,6 +86,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: expected nn.Parameter or None for {name!r}, "
                             f"got {type(param).__name__}")
+        Module._structure_version += 1
         self._modules.pop(name, None)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
@@ -89,6 +96,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: expected nn.Module or None for {name!r}, got "
                             f"{type(module).__name__}")
+        Module._structure_version += 1
         self._parameters.pop(name, None)
         self._modules[name] = module
         object.__setattr__(self, name, module)

@@ -4,7 +4,7 @@ import math
 
 from minitransfer import backend
 from minitransfer.autograd import no_grad
-from minitransfer.optim.optimizer import Optimizer, check_non_negative
+from minitransfer.optim.optimizer import Optimizer, check_non_negative, write_into
 
 
 class Adam(Optimizer):
@@ -48,31 +48,38 @@ class Adam(Optimizer):
                 self._update_one(p, lr, eps, weight_decay, beta1, beta2)
 
     def _update_one(self, p, lr, eps, weight_decay, beta1, beta2):
-        g = p.grad.data
+        """The rule above for one parameter, in place: temporaries go into two work arrays."""
+        xp = backend.namespace(p.data)
+        g = p.grad.data  # read only: p.grad must be left as it is
+        l2 = weight_decay != 0 and not self.decoupled_weight_decay
+        work, spare = self._work(p, 2) if l2 else (self._work(p, 1)[0], None)
         if weight_decay != 0:
             if self.decoupled_weight_decay:
                 p.mul_(1 - lr * weight_decay)  # AdamW: shrink θ itself, outside the moments
             else:
-                g = g + weight_decay * p.data  # out of place: never write into p.grad
+                g = write_into(spare, xp.multiply, p.data, weight_decay)  # g = λθ + ∇θ, in ``spare``
+                g += p.grad.data
         state = self.state.setdefault(p, {})
         if not state:
-            xp = backend.namespace(p.data)
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(p.data)
             state["exp_avg_sq"] = xp.zeros_like(p.data)
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
         m *= beta1  # the moment buffers are ours alone: updating them in place is safe
-        m += (1 - beta1) * g
+        m += write_into(work, xp.multiply, g, 1 - beta1)
         v *= beta2
-        v += (1 - beta2) * (g * g)
+        squared = write_into(work, xp.multiply, g, g)
+        squared *= 1 - beta2
+        v += squared
         bias_correction1 = 1 - beta1**t
         bias_correction2 = 1 - beta2**t
-        xp = backend.namespace(v)
-        denominator = xp.sqrt(v)
-        denominator /= math.sqrt(bias_correction2)  # a fresh array: in place saves two temporaries
+        denominator = write_into(work, xp.sqrt, v)  # √v̂ + ε = √v / √(1 − β₂ᵗ) + ε
+        denominator /= math.sqrt(bias_correction2)
         denominator += eps
-        p.sub_(m / denominator, alpha=lr / bias_correction1)
+        step = write_into(work, xp.divide, m, denominator)  # m / (√v̂ + ε), over the denominator
+        step *= lr / bias_correction1
+        p.sub_(step)
 
 
 class AdamW(Adam):

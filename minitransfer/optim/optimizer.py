@@ -12,10 +12,18 @@ learning-rate scheduler changes ``group["lr"]`` between steps.
 
 ``step()`` skips parameters with ``requires_grad=False`` (frozen) or without a gradient. It
 updates each parameter in place under ``no_grad()`` (so the update is not recorded as part of
-a graph) and never writes into ``p.grad``: a gradient array may be shared by several tensors.
+a graph) and never writes into ``p.grad``: the gradient stays readable after the step (for
+logging or checking), as in PyTorch.
+
+Each update rule is written once, in place: the temporaries it needs (η g, λθ + g, ...) go
+into work arrays of the parameter's shape that the optimizer allocates once and reuses at
+every step (``_work``). The eager ``step()`` and the captured step of ``replay.capture`` call
+the same code, so they give the same numbers.
 """
 
 import numbers
+
+import numpy as np
 
 from minitransfer import backend
 from minitransfer.autograd import enable_grad
@@ -27,6 +35,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state = {}  # per-parameter buffers (momentum, moments), keyed by the Parameter
         self.param_groups = []
+        self._work_arrays = {}  # parameter -> [its array, scratch arrays] (not state: never saved)
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors or "
                             f"dicts, got a single Tensor (wrap it in a list)")
@@ -83,7 +92,7 @@ class Optimizer:
             for p in group["params"]:
                 if set_to_none or p.grad is None:
                     p.grad = None
-                else:  # a fresh zero array: the old one may be shared with another tensor
+                else:  # a fresh zero array, so a reference kept to the old gradient keeps its values
                     p.grad = Tensor(backend.namespace(p.grad.data).zeros_like(p.grad.data))
 
     def step(self, closure=None):
@@ -103,6 +112,21 @@ class Optimizer:
     def _parameters_to_update(group):
         """The parameters of ``group`` that get an update: trainable and with a gradient."""
         return [p for p in group["params"] if p.requires_grad and p.grad is not None]
+
+    def _work(self, p, count):
+        """``count`` scratch arrays of p's shape, dtype and device, allocated once and reused.
+
+        An update must not write into ``p.grad`` (the caller may still read it), so a term such
+        as η g needs an array of its own; allocating it afresh at every step costs as much as
+        the arithmetic on small layers. Allocated again when ``p.data`` is another array
+        (``model.to(...)`` replaces it).
+        """
+        data, arrays = p.data, self._work_arrays.get(p)
+        if arrays is None or arrays[0] is not data:
+            arrays = self._work_arrays[p] = [data]
+        while len(arrays) <= count:
+            arrays.append(backend.namespace(data).empty_like(data))
+        return arrays[1:count + 1]
 
     # ---- saving and restoring -------------------------------------------------------------
     def state_dict(self):
@@ -153,6 +177,19 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def write_into(out, function, *args):
+    """out ← function(*args), written straight into ``out`` when the library allows it.
+
+    NumPy and CuPy functions take ``out=`` and so make no temporary; the array API standard has
+    no ``out=``, so other libraries (array_api_strict in the tests) compute the result and copy
+    it in. ``function`` is a standard name such as ``xp.multiply``.
+    """
+    if type(out) is np.ndarray or backend.device_of(out) == "cuda":
+        return function(*args, out=out)
+    out[...] = function(*args)
+    return out
 
 
 def check_non_negative(group, key, name):

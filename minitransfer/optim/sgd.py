@@ -1,7 +1,8 @@
 """Stochastic gradient descent, with PyTorch's momentum, dampening, Nesterov and weight decay."""
 
+from minitransfer import backend
 from minitransfer.autograd import no_grad
-from minitransfer.optim.optimizer import Optimizer, check_non_negative, copy_array
+from minitransfer.optim.optimizer import Optimizer, check_non_negative, copy_array, write_into
 
 
 class SGD(Optimizer):
@@ -43,18 +44,37 @@ class SGD(Optimizer):
             # Python floats keep float32 arrays float32 (a NumPy float64 scalar would not).
             lr, momentum = float(group["lr"]), float(group["momentum"])
             dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
+            nesterov = bool(group["nesterov"])
             for p in self._parameters_to_update(group):
-                g = p.grad.data
-                if weight_decay != 0:
-                    g = g + weight_decay * p.data  # out of place: never write into p.grad
-                if momentum != 0:
-                    state = self.state.setdefault(p, {})
-                    buffer = state.get("momentum_buffer")
-                    if buffer is None:
-                        buffer = state["momentum_buffer"] = copy_array(g)  # g may be p.grad's array
-                    else:
-                        buffer *= momentum  # the buffer is ours alone: in place is safe
-                        buffer += (1 - dampening) * g
-                    g = g + momentum * buffer if group["nesterov"] else buffer
-                # θ −= η g in place: one temporary η g, since p.grad must stay as it is
-                p.sub_(g, alpha=lr)
+                self._update_one(p, lr, momentum, dampening, weight_decay, nesterov)
+
+    def _update_one(self, p, lr, momentum, dampening, weight_decay, nesterov):
+        """The rule above for one parameter, in place: temporaries go into two work arrays."""
+        xp = backend.namespace(p.data)
+        grad = p.grad.data  # read only: p.grad must be left as it is
+        spare_needed = momentum != 0 and (nesterov or dampening != 0)
+        work, spare = self._work(p, 2) if spare_needed else (self._work(p, 1)[0], None)
+        g = grad
+        if weight_decay != 0:
+            g = write_into(work, xp.multiply, p.data, weight_decay)  # g = λθ + ∇θ, in ``work``
+            g += grad
+        if momentum != 0:
+            state = self.state.setdefault(p, {})
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                buffer = state["momentum_buffer"] = copy_array(g)  # g may be p.grad's array
+            else:
+                buffer *= momentum  # the buffer is ours alone: in place is safe
+                # (1 − τ) g; with τ = 0 the product is g itself, so it is skipped
+                buffer += g if dampening == 0 else write_into(spare, xp.multiply, g, 1 - dampening)
+            if nesterov:
+                g_next = write_into(spare, xp.multiply, buffer, momentum)  # g + μ b, in ``spare``
+                g_next += g
+                g = g_next
+            else:
+                g = buffer
+        # θ −= η g: scale g where it is ours to change, else a copy in ``work``
+        step = g if g is work or g is spare else write_into(work, xp.multiply, g, lr)
+        if step is g:
+            step *= lr
+        p.sub_(step)

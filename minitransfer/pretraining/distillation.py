@@ -102,4 +102,4 @@ def distill(student, teacher, x, *, temperature=4.0, steps=1000, lr=1e-3, batch_
     loader = DataLoader(TensorDataset(x, targets), batch_size=min(batch_size, len(x)), shuffle=True,
                         seed=seed, device=model_device(student))
     return fit(student, DistillationLoss(temperature), optim.Adam(student.parameters(), lr=lr),
-               loader, steps=steps, progress=progress)
+               loader, steps=steps, progress=progress)  # eager: no replay kernel for LogSoftmax

@@ -211,7 +211,8 @@ def _unchanged(module, saved):
 
 
 def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=32, optimizer="adam",
-              seed=0, eval_data=None, eval_every=25, alpha=0.01, beta=0.01, decay=0.5, progress=False):
+              seed=0, eval_data=None, eval_every=25, alpha=0.01, beta=0.01, decay=0.5, progress=False,
+              capture=True):
     """Fine-tune ``model`` (pretrained body + new head) on ``target`` (x, y) with ``strategy``.
 
     Fine-tuning (§3.3.2) minimises the target risk min_θ (1/n) Σ_{i≤n} L(yᵢ, f_θ(xᵢ)) over the n
@@ -223,6 +224,8 @@ def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=
     given, accuracy on it is recorded every ``eval_every`` steps and after the last (the
     learning curve used to count the steps needed to reach an accuracy). Parameters that
     ``linear_probe`` freezes are checked to be bit-identical afterwards (a RuntimeError otherwise).
+    ``capture=True`` (the default) trains with the captured step of ``replay.capture``, which
+    gives the same numbers as the eager step without rebuilding the graph at every step.
     """
     if strategy not in STRATEGY_FUNCTIONS:
         raise ValueError(f"strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -247,7 +250,7 @@ def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=
         opt = make_optimizer(groups, optimizer, lr)
         phases.append(Phase(name, n_steps, [(g["name"], g["lr"]) for g in opt.param_groups]))
         histories.append(fit(model, loss_fn or nn.CrossEntropyLoss(), opt, loader, steps=n_steps,
-                             progress=progress, on_step=record))
+                             progress=progress, on_step=record, capture=capture))
 
     body_before = _copy_parameters(model.body) if strategy == "linear_probe" else None
     STRATEGY_FUNCTIONS[strategy](_Run(model, steps, lr, seed, alpha, beta, decay, train))

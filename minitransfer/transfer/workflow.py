@@ -48,13 +48,15 @@ class PretrainHistory(History):
 
 
 def pretrain(model, source, *, loss_fn=None, steps=1000, lr=1e-3, batch_size=64,
-             optimizer="adam", seed=0, progress=False, val=None, patience=None, eval_every=50,
-             lr_lambda=None):
+             optimizer="adam", seed=0, progress=False, capture=True, val=None, patience=None,
+             eval_every=50, lr_lambda=None):
     """Pretraining (§3.3.1): minimise the source risk (1/m) Σ_{i≤m} L(yᵢ, f_θ(xᵢ)).
 
     ``source`` is an (x, y) pair or a data set with ``x`` and ``y``; for an autoencoder pass
     ``(x, x)`` and ``loss_fn=nn.MSELoss()``. Trains ``model`` in place; returns a
-    ``PretrainHistory`` (fit's History).
+    ``PretrainHistory`` (fit's History). ``capture=True`` (the default) replays a captured step
+    (``replay.capture``): the same numbers as the eager step, without rebuilding the graph at
+    every step.
 
     Early stopping: with ``val`` (held-out source examples, (x, y)) and ``patience``, the
     validation risk is computed every ``eval_every`` steps and after the last; training stops
@@ -89,7 +91,7 @@ def pretrain(model, source, *, loss_fn=None, steps=1000, lr=1e-3, batch_size=64,
             return stopper.update(step, empirical_risk(model, loss_fn, val), model)
         return False
 
-    history = fit(model, loss_fn, opt, loader, steps=steps, progress=progress,
+    history = fit(model, loss_fn, opt, loader, steps=steps, progress=progress, capture=capture,
                   on_step=after_step if (stopper or scheduler) else None)
     if stopper is not None:
         stopper.restore(model)
@@ -208,9 +210,10 @@ def layer_groups(model, lr, decay=0.5):
     """Discriminative rates: the head at ``lr``, each body layer ``decay`` times the layer above.
 
     With B body layers (``body_layers``) numbered l = 1..B from the input:
-    η_head = η, η_l = η · γ^(B + 1 − l). Layers near the input hold the most general features
-    (edges, strokes) and change least. Frozen parameters are left out (a group of only
-    frozen parameters is dropped).
+    η_head = η, η_l = η · γ^(B + 1 − l). Layers near the input are held to carry the most
+    general features (edges, strokes), so they change least; whether they do on a given task is
+    measured by ``explain.layerwise_transferability`` (``minitransfer explain``). Frozen
+    parameters are left out (a group of only frozen parameters is dropped).
     """
     check_body_head(model, "layer_groups")
     groups, rate = [{"params": list(model.head.parameters()), "lr": lr, "name": "head"}], lr

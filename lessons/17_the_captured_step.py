@@ -1,0 +1,213 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 17 — What a training step costs: the tape, its replay, and threads
+#
+# Lesson 4 trained the document's MLP by minimising the empirical risk
+# $\hat R(\theta) = \frac{1}{n}\sum_i L(y_i, f_\theta(x_i))$ one batch at a time,
+# $\theta \leftarrow \theta - \eta\,\nabla_\theta \hat R_B(\theta)$. Each such step runs the
+# same ops on arrays of the same shapes; only the numbers change. This lesson measures what the
+# eager engine pays for rebuilding the graph at every step, and what recording it once and
+# replaying it saves (`minitransfer.capture`, in `minitransfer/replay.py`; `fit(capture=True)`;
+# `fine_tune` and `pretrain` use it by default). Then why the package runs BLAS with one thread.
+#
+# | idea | minitransfer |
+# |---|---|
+# | one eager step: forward, `backward()`, `optimizer.step()` | `train.fit(..., capture=False)` |
+# | the step recorded as a tape of kernels on preallocated arrays | `mt.capture(model, loss_fn, opt, x, y)` |
+# | the optimizer's update, in place on work arrays | `optim.SGD`, `optim.Adam` (`_update_one`) |
+# | the BLAS thread count | `mt.set_num_threads(n)`, `--threads` |
+#
+# The data: scikit-learn's bundled 8×8 digits (the timings use random 784-pixel batches, the
+# document's size). Run it: `python lessons/17_the_captured_step.py`.
+
+# %%
+import copy
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _lesson import QUICK, figures, plt
+
+import minitransfer as mt
+from minitransfer import nn, optim
+from minitransfer.data import DataLoader, TensorDataset, digits
+from minitransfer.train import fit
+
+FIGURES, save = figures("17")
+data = digits()
+x_train, y_train = data.x, data.y
+loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True, seed=0)
+start = nn.MLP([64, 128, 10], generator=0)
+model = copy.deepcopy(start)
+loss_fn = nn.CrossEntropyLoss()
+print(f"digits {x_train.shape}, model {model.sizes}")
+
+# %% [markdown]
+# ## 1. Capturing the step: record the tape once, replay it
+#
+# Every eager step builds the same graph again: one `Function` object and fresh arrays per op,
+# then `backward()` sorted the graph, checked versions and allocated gradients. For batches of
+# one shape only the numbers change, never the graph. `mt.capture(model, loss_fn, optimizer,
+# x, y)` runs one step eagerly, walks its graph in topological order and keeps it as a
+# **tape**: one *kernel* per op, reading and writing numbered *slots*. Every array a step needs
+# is allocated once; a replay runs the kernels' forwards in order and their backwards in
+# reverse, writing into those arrays (NumPy's `out=`), then calls `optimizer.step()`. This is
+# what a compiler does for a static graph (CUDA graphs, `torch.compile`). `minitransfer/replay.py`
+# holds it, and what makes it record again (another batch shape, a frozen or replaced
+# parameter), so that a tape is never replayed stale.
+
+# %%
+captured_model = copy.deepcopy(model)
+xb, yb = next(iter(loader))
+step = mt.capture(captured_model, loss_fn, optim.SGD(captured_model.parameters(), lr=0.1), xb, yb)
+tape, = step.tapes.values()
+names = {0: "x", 1: "y"} | {slot: name for name, p in captured_model.named_parameters()
+                            for t, _, _, slot in tape.leaves if t is p}
+print("the tape of one step; slots " + ", ".join(f"[{slot}] {name}" for slot, name in sorted(names.items())))
+for kernel in tape.kernels:  # (CrossEntropy reads the labels y from slot 1 too)
+    inputs = ", ".join(f"[{i}]" for i in kernel.ins)
+    print(f"  [{kernel.out}] = {type(kernel).__name__.lstrip('_')}({inputs})")
+
+# %% [markdown]
+# The replay must give the eager step's numbers. Train two copies side by side:
+
+# %%
+eager_model = copy.deepcopy(captured_model)
+eager_optimizer = optim.SGD(eager_model.parameters(), lr=0.1)
+worst, compare_steps = 0.0, 10 if QUICK else 50
+for (xb, yb), _ in zip(loader, range(compare_steps)):
+    eager_optimizer.zero_grad()
+    eager_loss = loss_fn(eager_model(xb), yb)
+    eager_loss.backward()
+    eager_optimizer.step()
+    worst = max(worst, abs(step(xb, yb).item() - eager_loss.item()))
+gap = max(float(np.abs(p.detach().numpy() - q.detach().numpy()).max())
+          for p, q in zip(captured_model.parameters(), eager_model.parameters()))
+print(f"captured vs eager over {compare_steps} steps: largest loss difference {worst:.1e}, "
+      f"largest weight difference {gap:.1e}")
+
+# %% [markdown]
+# ## 2. What the replay saves
+#
+# Measured now: one SGD step of the 784-128-10 network (random data)
+# by the eager engine, the captured tape, and the **floor**: the same step written by hand in
+# NumPy (`benchmarks/_networks.py`: five matrix products, and gradients scaled in place, which
+# an engine may not do since `p.grad` must survive the step). Medians of interleaved rounds.
+
+# %%
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import _networks  # the benchmarks' contenders
+
+
+def median_time(runs, rounds, seconds):
+    """{name: µs per call}, medians over interleaved rounds: a busy neighbour slows all alike."""
+    times = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            calls, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                run()
+                calls += 1
+            times[name].append((time.perf_counter() - start) / calls * 1e6)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+rounds, seconds = (3, 0.02) if QUICK else (9, 0.05)
+measured = {}
+print(f"{'batch':>5} {'eager':>8} {'captured':>9} {'floor':>8} {'eager/floor':>12} {'captured/floor':>15}")
+for batch in (1, 64, 256):
+    xs, ys = _networks.make_batch(batch)
+    weights = _networks.initial_weights()
+    t = median_time({"eager": _networks.make_minitransfer(xs, ys, weights),
+                     "captured": _networks.make_captured(xs, ys, weights),
+                     "floor": _networks.make_floor(xs, ys, weights)}, rounds, seconds)
+    measured[batch] = t
+    print(f"{batch:>5} {t['eager']:6.0f}µs {t['captured']:7.0f}µs {t['floor']:6.0f}µs "
+          f"{t['eager'] / t['floor']:12.2f} {t['captured'] / t['floor']:15.2f}   -> batch {batch}: "
+          f"captured takes {t['captured'] / t['eager']:.2f}x the eager step's time")
+
+fig, ax = plt.subplots(figsize=(6, 3.2))
+for offset, name in zip((-0.27, 0, 0.27), ("eager", "captured", "floor")):
+    ax.bar(np.arange(3) + offset, [measured[b][name] / measured[b]["floor"] for b in measured], 0.27,
+           label=name)
+ax.set_xticks(np.arange(3), [f"batch {b}" for b in measured])
+ax.set_ylabel("time per step / the floor's")
+ax.axhline(1.0, color="gray", lw=0.8)
+ax.legend()
+save(fig, "step_times.png")
+
+# %% [markdown]
+# `fit(..., capture=True)` trains with the captured step (the smaller last batch of an epoch
+# gets a tape of its own, recorded once):
+
+# %%
+histories = {}
+for use_capture in (False, True):
+    net = copy.deepcopy(start)
+    sweep_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True, seed=0)
+    histories[use_capture] = fit(net, loss_fn, optim.SGD(net.parameters(), lr=0.1), sweep_loader,
+                                 steps=100 if QUICK else 300, progress=False, capture=use_capture)
+print(f"fit eager: {histories[False].seconds:.2f} s, fit(capture=True): {histories[True].seconds:.2f} s, "
+      f"identical losses at every step: {histories[False].losses == histories[True].losses}")
+
+# %% [markdown]
+# ## 3. Threads: why one beats two for small matrices
+#
+# BLAS may split a matrix product over several threads. That pays when there is much
+# arithmetic to share and the other core is free; it costs when the product is small (waking
+# and waiting for the second thread take longer) or another process holds the other core.
+# Measured now with `threadpoolctl`, which sets a running process's BLAS thread count:
+
+# %%
+from threadpoolctl import threadpool_limits
+
+rng = np.random.default_rng(0)
+for name, (m, k, n) in {"(64x784)(784x128), a step's largest": (64, 784, 128),
+                        "(1024x1024)(1024x1024)": (1024, 1024, 1024)}.items():
+    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    by_threads = {1: [], 2: []}
+    for _ in range(rounds):
+        for threads in by_threads:
+            with threadpool_limits(limits=threads, user_api="blas"):
+                by_threads[threads].append(median_time({"": lambda: np.matmul(a, b)}, 1, seconds)[""])  # noqa: B023
+    t1, t2 = (float(np.median(by_threads[threads])) for threads in (1, 2))
+    print(f"{name}: 1 thread {t1:.0f} µs, 2 threads {t2:.0f} µs -> 2 threads take {t2 / t1:.2f}x the time "
+          f"of 1 ({'one thread is faster' if t2 > t1 else 'two threads are faster'} here, now)")
+
+# %% [markdown]
+# ## 4. Exercise: an update that allocates nothing
+#
+# **17.1** A replayed step is fast because every array it writes was allocated once. The
+# optimizer's update must follow suit: write `sgd_update(param, grad, lr, work)` that performs
+# $\theta \leftarrow \theta - \eta\,g$ **in place** on the NumPy array `param`, using the
+# preallocated array `work` (same shape) for the temporary $\eta g$ — no new array — and leaving
+# `grad` as it is (the learner, or a gradient-clipping step, may still read `p.grad`). Hint:
+# NumPy's ufuncs take `out=`. The check compares values, that `param` is updated in place, that
+# `grad` is untouched, and counts the arrays your function allocates.
+# Worked solution: `lessons/solutions/17_the_captured_step.py`.
+
+# %%
+from exercises import lesson17
+
+
+def sgd_update(param, grad, lr, work):
+    """θ ← θ − lr·g in place on ``param``, with ``work`` holding lr·g; ``grad`` unchanged."""
+    raise NotImplementedError  # your code here
+
+
+lesson17.check_sgd_update(sgd_update)
+
+# %% [markdown]
+# **More to try** (not graded): time `fit(..., capture=True)` against `capture=False` at batch 1
+# and at batch 512 on the digits: where does the replay save most, and why (the share of
+# Python bookkeeping in a step shrinks as the matrix products grow)?

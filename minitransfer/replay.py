@@ -1,0 +1,469 @@
+"""A captured training step: record the graph once, then replay it. What a compiler does for a
+static graph (CUDA graphs and ``torch.compile`` do it for PyTorch).
+
+An eager step builds its graph anew every time: each op makes a ``Function`` object and fresh
+arrays, ``backward()`` sorts the graph, checks versions and allocates gradients. Yet a training
+step's graph is the same at every step of the same input shape; only the numbers change. So
+``step = capture(model, loss_fn, optimizer, x, y)``
+
+1. **records the tape**: one eager forward pass, loss_fn(model(x), y), with x (and a float y)
+   marked as requiring a gradient so that every op on them is recorded too; the graph is
+   walked in topological order (``autograd``'s walk). Each tensor gets a numbered *slot*,
+   each op becomes a *kernel* (below) that reads its input slots and writes its output slot;
+2. **allocates once** every array a step needs: each slot's value and gradient, each kernel's
+   temporaries. Kernels write into them with NumPy's and CuPy's ``out=`` argument;
+3. **checks itself**: it replays the forward pass on x, y and on two made-up batches, and
+   compares each with an eager forward pass. A model or loss that reads something its graph
+   does not show (a value computed from x outside the ops, a random draw) fails here with
+   ``CaptureError``, instead of training on a stale graph (a safety net, not a proof).
+
+``step(x, y)`` then does what ``zero_grad(); loss = loss_fn(model(x), y); loss.backward();
+optimizer.step()`` does: x and y go into their slots, the kernels run forward in tape order and
+backward in reverse, each trainable leaf's ``.grad`` is set to its gradient array (the same
+arrays at every step: overwritten, not accumulated), and ``optimizer.step()`` updates the
+parameters with the same code as an eager step. It returns the loss as a 0-d Tensor (a copy,
+``.item()`` gives the number); ``step.output`` holds the model's output until the next call.
+A NaN or infinite loss skips the backward pass and the update, so the parameters keep the
+values that produced it (``fit`` then raises ``NonFiniteLossError``, as for an eager step).
+
+Guards, checked at every call, so that a graph is never replayed stale:
+
+- x and y: array type, shape and dtype. Each new combination records its own tape on first
+  use; the last four are kept (``fit``'s smaller last batch is recorded once, not per epoch).
+- every leaf the tape reads (parameters, frozen or not, and constants): the same array
+  (``model.to(...)`` replaces it) and the same ``requires_grad`` (freezing, unfreezing).
+- the model's modules and parameters: ``nn.Module._structure_version`` counts every change of
+  any module's parameters or children; when it moved, the lists are compared (a new head).
+
+A failed guard records the tape again (``step.recordings`` counts the recordings). The
+optimizer is read live: param groups, ``lr`` set by a scheduler, momentum, Adam's state.
+What no guard sees (a plain Python attribute a forward pass reads) needs a new ``capture``.
+"""
+
+import math
+
+import numpy as np
+
+from minitransfer import backend
+from minitransfer import functions as F
+from minitransfer.autograd import _topological_order, enable_grad, no_grad
+from minitransfer.nn.module import Module
+from minitransfer.tensor import Tensor
+
+X, Y = 0, 1  # the slots of the step's inputs: the only ones whose arrays change between steps
+KEPT_TAPES = 4
+
+
+class CaptureError(RuntimeError):
+    """``capture`` cannot record this step faithfully; train it eagerly instead."""
+
+
+def capture(model, loss_fn, optimizer, x, y):
+    """Record one training step of ``model`` on batches shaped like (x, y); return ``step(x, y)``."""
+    return CapturedStep(model, loss_fn, optimizer, x, y)
+
+
+class CapturedStep:
+    """The callable that ``capture`` returns: ``loss = step(x, y)`` is one whole training step."""
+
+    def __init__(self, model, loss_fn, optimizer, x, y):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.tapes, self.recordings, self.output = {}, 0, None
+        self._tape(_array(x, "x"), _array(y, "y"))  # record now: problems show at capture
+
+    def _tape(self, x, y):
+        key = (type(x), x.shape, x.dtype, type(y), y.shape, y.dtype)
+        tape = self.tapes.get(key)
+        if tape is None or not tape.still_valid():
+            if len(self.tapes) >= KEPT_TAPES and key not in self.tapes:
+                del self.tapes[next(iter(self.tapes))]  # the oldest
+            tape = self.tapes[key] = Tape(self.model, self.loss_fn, x, y)
+            self.recordings += 1
+        return tape
+
+    def __call__(self, x, y):
+        x, y = _array(x, "x"), _array(y, "y")
+        tape = self._tape(x, y)  # a failed recording, like a bad label in forward, changes nothing
+        loss = tape.forward(x, y)
+        self.output = tape.output
+        self.optimizer.zero_grad()
+        if math.isfinite(loss.item()):
+            tape.backward()
+            self.optimizer.step()
+        return Tensor(loss.copy())
+
+
+def _array(t, name):
+    data = t.data if isinstance(t, Tensor) else t
+    if not backend.is_array(data):
+        raise TypeError(f"captured step: {name} must be a Tensor or an array, got {type(t).__name__}")
+    return data
+
+
+def _structure(model, loss_fn):
+    """The modules and parameters the tape relies on (compared by identity: ``==`` on tensors is
+    elementwise)."""
+    return [part for m in (model, loss_fn) if isinstance(m, Module)
+            for part in (*m.modules(), *m.parameters())]
+
+
+class Tape:
+    """The recorded graph of one step for one input signature: slots, kernels and guards."""
+
+    def __init__(self, model, loss_fn, x, y):
+        self.model, self.loss_fn = model, loss_fn
+        self.structure_version, self.structure = Module._structure_version, _structure(model, loss_fn)
+        x_leaf, y_leaf = _input_leaf(x), _input_leaf(y)
+        with enable_grad():
+            out = model(x_leaf)
+            loss = loss_fn(out, y_leaf)
+        if not isinstance(loss, Tensor) or loss.numel() != 1 or loss.grad_fn is None:
+            raise CaptureError("capture: loss_fn must return a single-number Tensor computed "
+                               "from the model's output")
+        nodes = _topological_order(loss)  # op results, each after the tensors it was made from
+        self.values, slot_of = [x, y], {id(x_leaf): X, id(y_leaf): Y}
+        self.leaves = []  # (tensor, its array, its requires_grad, its slot): the guards
+        for node in nodes:
+            for t in node.grad_fn.inputs:
+                if id(t) not in slot_of and t.grad_fn is None:  # a parameter or a constant
+                    slot_of[id(t)] = len(self.values)
+                    self.leaves.append((t, t.data, t.requires_grad, len(self.values)))
+                    self.values.append(t.data)
+            slot_of[id(node)] = len(self.values)
+            self.values.append(backend.namespace(node.data).empty_like(node.data))
+        for array in self.values:
+            if type(array) is not np.ndarray and backend.device_of(array) != "cuda":
+                raise CaptureError(f"capture: needs NumPy or CuPy arrays (kernels write with out=, "
+                                   f"which the array API standard lacks), got {type(array).__name__}")
+        self.grads = [None] * len(self.values)
+        self.kernels = [_kernel(node.grad_fn, [slot_of[id(t)] for t in node.grad_fn.inputs],
+                                slot_of[id(node)], self) for node in nodes]
+        self.root, output_slot = slot_of[id(loss)], slot_of.get(id(out))
+        if output_slot is None or output_slot <= Y:
+            raise CaptureError("capture: the model's output must be computed by ops of the tape")
+        self.output = Tensor(self.values[output_slot])  # the same array at every step
+        self._plan_backward()
+        self._verify(x, y, loss.data, out.data)
+
+    def _plan_backward(self):
+        """Which slots need a gradient, their buffers, and how each kernel hands its parts over.
+
+        A tensor used by several ops gets its gradient in parts; the first part is written into
+        its buffer, the later ones are added. Where a part has the buffer's shape and dtype and
+        comes first, the kernel computes it straight into the buffer (``direct``); otherwise into
+        a scratch array of its own, summed back over broadcast axes when it is handed over.
+        """
+        needs = [False] * len(self.values)
+        for _, _, requires_grad, slot in self.leaves:
+            needs[slot] = requires_grad
+        for k in self.kernels:
+            k.wants = [needs[s] for s in k.ins]
+            needs[k.out] = any(k.wants)
+        if not needs[self.root]:
+            raise CaptureError("capture: nothing to train (no parameter the loss depends on "
+                               "requires grad)")
+        xp = backend.namespace(self.values[self.root])
+        for s, needed in enumerate(needs):
+            if needed:
+                self.grads[s] = xp.empty_like(self.values[s])
+        self.grads[self.root][...] = 1  # dL/dL
+        self.backward_kernels = [k for k in reversed(self.kernels) if needs[k.out]]
+        arrived = set()
+        for k in self.backward_kernels:
+            k.first, k.direct, k.scratch = [], [], []
+            for i, s in enumerate(k.ins):
+                first, shape, dtype = s not in arrived, k.grad_shape(i), self.values[k.out].dtype
+                direct = (not k.wants[i] or first and shape == self.grads[s].shape
+                          and dtype == self.grads[s].dtype)
+                if k.wants[i]:
+                    arrived.add(s)
+                k.first.append(first)
+                k.direct.append(direct)
+                k.scratch.append(None if direct else xp.empty(shape, dtype))
+        self.trainable = [(t, Tensor(self.grads[slot])) for t, _, requires_grad, slot in self.leaves
+                          if requires_grad]
+
+    def _verify(self, x, y, eager_loss, eager_out):
+        """Replay the forward pass on (x, y) and on two made-up batches; each must agree with an
+        eager pass, or the model or loss reads something the tape does not hold. (A safety net,
+        not a proof: a dependence that the made-up batches happen not to show is not seen.)"""
+        classes = min((k.classes for k in self.kernels if isinstance(k, _CrossEntropy)), default=None)
+        for seed in (None, 0, 1):  # one batch at a time: the made-up ones are as large as x
+            if seed is None:
+                batch, eager = (x, y), (eager_loss, eager_out)
+            else:
+                batch = _made_up(x, None, seed), _made_up(y, classes, seed)
+                with no_grad(), np.errstate(all="ignore"):
+                    out = self.model(Tensor(batch[0]))
+                    eager = self.loss_fn(out, Tensor(batch[1])).data, out.data
+            with np.errstate(all="ignore"):  # made-up data may overflow; both sides then agree on inf
+                replayed = (self.forward(*batch), self.output.data)
+            if not all(_close(r, e) for r, e in zip(replayed, eager)):
+                raise CaptureError("capture: the replayed step disagrees with an eager one on another "
+                                   "batch: the model or the loss reads something that is not in its "
+                                   "graph (a value computed from the data outside the ops, a random "
+                                   "draw); train it eagerly")
+
+    def still_valid(self):
+        """The guards: the same leaves with the same flags, the same model structure."""
+        for t, data, requires_grad, _ in self.leaves:
+            if t.data is not data or t.requires_grad != requires_grad:
+                return False
+        if Module._structure_version != self.structure_version:
+            now = _structure(self.model, self.loss_fn)
+            if len(now) != len(self.structure) or any(a is not b for a, b in zip(now, self.structure)):
+                return False
+            self.structure_version = Module._structure_version  # another model changed
+        return True
+
+    def forward(self, x, y):
+        self.values[X], self.values[Y] = x, y
+        for k in self.kernels:
+            k.forward()
+        return self.values[self.root]
+
+    def backward(self):
+        for k in self.backward_kernels:
+            k.backward()
+        for t, grad in self.trainable:
+            t.grad = grad
+
+
+def _input_leaf(array):
+    """A fresh leaf holding the step's x or y; a float one requires grad, so that the eager
+    recording keeps every op applied to it (otherwise they would look like constants)."""
+    leaf = Tensor(array)
+    if backend.is_floating(array):
+        leaf.requires_grad_(True)
+    return leaf
+
+
+def _made_up(array, classes, seed):
+    """Data shaped like ``array``: seed 0 reverses its rows (and adds 1 to every label), seed 1
+    draws new values, normally distributed around the real ones' mid-range, wider than their
+    range (and new labels)."""
+    host = backend.to_numpy(array)
+    rng = np.random.default_rng(seed)
+    if seed == 0 and (host.dtype.kind == "f" or classes is None):
+        return array[::-1]  # a view: no memory as large as x
+    if host.dtype.kind == "f":
+        low, high = float(host.min()), float(host.max())  # reductions: no temporary as large as x
+        made = rng.standard_normal(host.shape, dtype=host.dtype if host.dtype == np.float32 else np.float64)
+        made *= 1.5 * (high - low) + 1
+        made += (low + high) / 2
+    elif classes is not None:  # labels: every one changes, each stays in [0, C)
+        made = (host + 1) % classes if seed == 0 else rng.integers(0, classes, host.shape)
+    else:
+        made = rng.permutation(host)  # integer inputs: the same values, rows shuffled
+    return backend.asarray_like(made.astype(host.dtype, copy=False), array)
+
+
+def _close(replayed, eager):
+    replayed, eager = backend.to_numpy(replayed), backend.to_numpy(eager)
+    tolerance = float(np.sqrt(np.finfo(eager.dtype).eps)) if eager.dtype.kind == "f" else 0.0
+    scale = float(np.max(np.abs(eager[np.isfinite(eager)]), initial=0.0))
+    return bool(np.allclose(replayed, eager, rtol=tolerance, atol=tolerance * scale, equal_nan=True))
+
+
+# ---- kernels: one per op, forward and backward on the tape's arrays --------------------------
+class _Kernel:
+    """An op of the tape. ``forward`` reads ``values[ins]`` and writes ``values[out]`` in place;
+    ``backward`` turns ``grads[out]`` into the gradients of the inputs that ``wants``."""
+
+    def __init__(self, ctx, ins, out, tape):
+        self.ins, self.out, self.values, self.grads = ins, out, tape.values, tape.grads
+        self.xp = xp = backend.namespace(tape.values[out])
+        # numpy.sum, .max and .min are Python wrappers (~1.5 µs a call) around the ufuncs' reduce
+        self.sum, self.max, self.min = ((np.add.reduce, np.maximum.reduce, np.minimum.reduce)
+                                        if xp is np else (xp.sum, xp.max, xp.min))
+        self.setup(ctx, tape)
+
+    def setup(self, ctx, tape):
+        pass
+
+    def grad_shape(self, i):
+        """The shape of the input's gradient as the op computes it (before unbroadcasting)."""
+        return self.values[self.out].shape
+
+    def target(self, i):
+        """Where to compute input i's gradient: its buffer itself, or a scratch array."""
+        return self.grads[self.ins[i]] if self.direct[i] else self.scratch[i]
+
+    def deliver(self, i):
+        if not self.direct[i]:
+            self.put(i, self.scratch[i])
+
+    def put(self, i, value):
+        """Input i's gradient += value (summed back over broadcast axes); = for the first part."""
+        buffer = self.grads[self.ins[i]]
+        value = F.unbroadcast(value, buffer.shape)
+        if self.first[i]:
+            buffer[...] = value
+        else:
+            buffer += value if value.dtype == buffer.dtype else self.xp.astype(value, buffer.dtype)
+
+
+class _Affine(_Kernel):
+    """functions.Affine: z = x Wᵀ + b.   dx = g W,  dW = gᵀ x,  db = Σ_rows g."""
+
+    def setup(self, ctx, tape):
+        if ctx.x.ndim != 2:
+            raise CaptureError(f"capture: Linear on inputs of shape {tuple(ctx.x.shape)}; the "
+                               f"replay kernel takes (batch, features) only")
+        # NumPy's matmul computes batch 1's outer product gᵀ x without BLAS; dot uses it.
+        self.outer = np.dot if self.xp is np and ctx.x.shape[0] == 1 else self.xp.matmul
+
+    def grad_shape(self, i):
+        return self.values[self.ins[i]].shape
+
+    def forward(self):
+        v, ins = self.values, self.ins
+        z = self.xp.matmul(v[ins[0]], v[ins[1]].T, out=v[self.out])
+        if len(ins) == 3:
+            z += v[ins[2]]
+
+    def backward(self):
+        v, ins, wants, g = self.values, self.ins, self.wants, self.grads[self.out]
+        if wants[0]:
+            self.xp.matmul(g, v[ins[1]], out=self.target(0))
+            self.deliver(0)
+        if wants[1]:
+            self.outer(g.T, v[ins[0]], out=self.target(1))
+            self.deliver(1)
+        if len(ins) == 3 and wants[2]:
+            self.sum(g, axis=0, out=self.target(2))
+            self.deliver(2)
+
+
+class _ReLU(_Kernel):
+    """functions.ReLU: z = max(x, 0).   dx = g ⊙ [x > 0]."""
+
+    def setup(self, ctx, tape):
+        self.positive = self.xp.empty_like(self.values[self.out])
+
+    def forward(self):
+        self.xp.maximum(self.values[self.ins[0]], 0.0, out=self.values[self.out])
+
+    def backward(self):
+        self.xp.greater(self.values[self.ins[0]], 0.0, out=self.positive)  # 1.0 or 0.0
+        self.xp.multiply(self.grads[self.out], self.positive, out=self.target(0))
+        self.deliver(0)
+
+
+class _CrossEntropy(_Kernel):
+    """functions.CrossEntropy of the logits and the step's labels y, as the op computes it:
+    ℓᵢ = log Σ_c exp(z_ic) − z_{i,yᵢ}.   dz = (softmax(z) − onehot(y)) · g / N for the mean."""
+
+    def setup(self, ctx, tape):
+        xp, logits, labels = self.xp, tape.values[self.ins[0]], tape.values[Y]
+        n, self.classes = logits.shape
+        self.reduction, self.n = ctx.reduction, n
+        self.class_ids = xp.arange(self.classes)
+        if labels.shape != (n,) or not bool(xp.all(ctx.one_hot == (labels[:, None] == self.class_ids))):
+            raise CaptureError("capture: CrossEntropy's labels must be the step's y itself")
+        self.shifted, self.softmax, self.one_hot = (xp.empty_like(logits) for _ in range(3))
+        self.row_max, self.total = xp.empty((n, 1), logits.dtype), xp.empty((n, 1), logits.dtype)
+
+    def grad_shape(self, i):
+        return self.values[self.ins[0]].shape
+
+    def forward(self):
+        xp, logits, labels = self.xp, self.values[self.ins[0]], self.values[Y]
+        xp.equal(labels[:, None], self.class_ids, out=self.one_hot)
+        if self.sum(self.one_hot, axis=None) != self.n:  # a label outside [0, C) matches no class
+            raise ValueError(f"CrossEntropyLoss: labels must lie in [0, {self.classes}) for logits "
+                             f"with {self.classes} classes, got values from {int(self.min(labels))} "
+                             f"to {int(self.max(labels))}")
+        self.max(logits, axis=1, keepdims=True, out=self.row_max)
+        shifted = xp.subtract(logits, self.row_max, out=self.shifted)  # no overflow in exp
+        xp.exp(shifted, out=self.softmax)
+        self.sum(self.softmax, axis=1, keepdims=True, out=self.total)
+        self.softmax /= self.total
+        shifted -= xp.log(self.total, out=self.total)  # log-probabilities, in place
+        shifted *= self.one_hot
+        loss = self.values[self.out]
+        if self.reduction == "none":
+            self.sum(shifted, axis=1, out=loss)
+            xp.negative(loss, out=loss)
+        else:  # −Σ, divided by N for the mean (−(s / N) and s / −N round alike)
+            self.sum(shifted, axis=None, out=loss)
+            xp.divide(loss, -self.n if self.reduction == "mean" else -1, out=loss)
+
+    def backward(self):
+        g, grad = self.grads[self.out], self.target(0)
+        self.xp.subtract(self.softmax, self.one_hot, out=grad)
+        if self.reduction == "none":
+            grad *= self.xp.reshape(g, (-1, 1))
+        else:
+            grad *= g / self.n if self.reduction == "mean" else g
+        self.deliver(0)
+
+
+class _Add(_Kernel):
+    """functions.Add: z = a + b.   da = g,  db = g."""
+
+    def forward(self):
+        self.xp.add(self.values[self.ins[0]], self.values[self.ins[1]], out=self.values[self.out])
+
+    def backward(self):
+        for i in (0, 1):
+            if self.wants[i]:
+                self.put(i, self.grads[self.out])
+
+
+class _Sub(_Kernel):
+    """functions.Sub: z = a − b.   da = g,  db = −g."""
+
+    def forward(self):
+        self.xp.subtract(self.values[self.ins[0]], self.values[self.ins[1]], out=self.values[self.out])
+
+    def backward(self):
+        if self.wants[0]:
+            self.put(0, self.grads[self.out])
+        if self.wants[1]:
+            self.xp.negative(self.grads[self.out], out=self.target(1))
+            self.deliver(1)
+
+
+class _Mul(_Kernel):
+    """functions.Mul: z = a ⊙ b.   da = g ⊙ b,  db = g ⊙ a."""
+
+    def forward(self):
+        self.xp.multiply(self.values[self.ins[0]], self.values[self.ins[1]], out=self.values[self.out])
+
+    def backward(self):
+        for i, other in ((0, 1), (1, 0)):
+            if self.wants[i]:
+                self.xp.multiply(self.grads[self.out], self.values[self.ins[other]], out=self.target(i))
+                self.deliver(i)
+
+
+class _Sum(_Kernel):
+    """functions.Sum and functions.Mean over ``axes``.   dx = g (÷ N for the mean) spread back."""
+
+    def setup(self, ctx, tape):
+        self.axes, self.keepdims, self.count = ctx.axes, ctx.keepdims, getattr(ctx, "count", None)
+        self.reduce = self.sum if self.count is None else self.xp.mean
+
+    def forward(self):
+        self.reduce(self.values[self.ins[0]], axis=self.axes, keepdims=self.keepdims,
+                    out=self.values[self.out])
+
+    def backward(self):
+        shape = self.values[self.ins[0]].shape
+        g = self.grads[self.out]
+        if not self.keepdims:
+            g = self.xp.reshape(g, tuple(1 if i in self.axes else n for i, n in enumerate(shape)))
+        self.put(0, self.xp.broadcast_to(g if self.count is None else g / self.count, shape))
+
+
+KERNELS = {F.Affine: _Affine, F.ReLU: _ReLU, F.CrossEntropy: _CrossEntropy, F.Add: _Add,
+           F.Sub: _Sub, F.Mul: _Mul, F.Sum: _Sum, F.Mean: _Sum}
+
+
+def _kernel(ctx, ins, out, tape):
+    kernel = KERNELS.get(type(ctx))
+    if kernel is None:
+        raise CaptureError(f"capture: no replay kernel for {type(ctx).__name__} (kernels exist for "
+                           f"{', '.join(op.__name__ for op in KERNELS)}); train this model eagerly")
+    return kernel(ctx, ins, out, tape)
