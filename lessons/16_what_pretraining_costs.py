@@ -35,7 +35,12 @@ from _lesson import QUICK, figures, plt
 
 import minitransfer as mt
 from minitransfer import nn, pretraining
-from minitransfer.commands.scale_report import best_method_sentence, ends_sentence, pays_sentence
+from minitransfer.commands.scale_report import (
+    best_method_sentence,
+    early_stopping_sentence,
+    ends_sentence,
+    pays_sentence,
+)
 from minitransfer.experiment import make_task
 from minitransfer.scaling import ScaleSettings, distinct_images, measure, summarize_scaling
 
@@ -201,6 +206,7 @@ for row in tables["method"][1:]:
     print(f"  {row['strategy']:<26} {100 * row['mean']:5.1f}%  "
           f"{pretraining.format_macs(row['pretrain_macs']):>8} ({ratio:.2f})   {difference}")
 print(best_method_sentence(tables["method"]))
+print(early_stopping_sentence(tables["method"], settings.budget))
 fig, ax = plt.subplots(figsize=(7, 4))
 for row in tables["method"][1:]:
     ax.errorbar([row["pretrain_macs"]], [100 * row["gain_vs_scratch"]],

@@ -283,6 +283,7 @@ def summarize_scaling(records, settings=None):
             row["finetune_macs"] = finetune_compute(mine[0]["phase_macs"], row["steps_to_target"],
                                                     s.finetune_batch)
             row["sizes"], row["x"] = mine[0]["sizes"], mine[0]["x"]
+            row["parts"] = [r["parts"] for r in mine]  # per seed, in seed order
         scratch = next(row for row in rows if row["strategy"] == "scratch")
         for row in rows:
             reached = row["seeds_reaching_target"] >= max(1, scratch["seeds_reaching_target"])

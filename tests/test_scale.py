@@ -73,7 +73,7 @@ def test_scale_writes_its_tables_and_plots(tiny_run):
     text = (folder / "scale.md").read_text()
     for phrase in ("## Gain vs pretraining data m", "## When pretraining pays for itself",
                    "## Efficient pretraining vs plain pretraining", "Pretrain once, fine-tune many",
-                   "break-even tasks", "T²"):
+                   "break-even tasks", "T²", "Early stopping stopped before the budget of 20 steps"):
         assert phrase in text
 
 

@@ -135,6 +135,7 @@ def markdown(tables, settings, context):
         *[pays_sentence(r, scratch) for r in rows_strategy[1:]], "",
         "## Efficient pretraining vs plain pretraining", "",
         _methods_table(rows_method), "", best_method_sentence(rows_method), "",
+        early_stopping_sentence(rows_method, settings.budget), "",
         f"Distillation: T = {settings.temperature:g}, loss T²·KL(teacher ‖ student) on softened "
         f"logits (Hinton et al., 2015: the soft targets' gradients scale as 1/T², hence T²); the "
         f"teacher is the plain model of the same seed, already paid for (pretrain once), so only "
@@ -191,6 +192,18 @@ def best_method_sentence(rows):
             f"plain (Holm): {', '.join(r['strategy'] for r in kept)}. The cheapest of them is "
             f"{best['strategy']}, at {best['pretrain_macs'] / plain['pretrain_macs']:.2f}× plain "
             f"pretraining's compute, gain {_gain(best)} points (plain: {_gain(plain)}).")
+
+
+def early_stopping_sentence(rows, budget):
+    """How many steps early stopping ran, and in how many seeds it stopped before the budget."""
+    parts = next(r["parts"] for r in rows if r["strategy"] == "early stopping")
+    stopped = sum(p["steps"] < budget for p in parts)
+    best = sorted({p["best_step"] for p in parts})
+    evaluations = sum(p["evaluation_macs"] for p in parts) / len(parts)
+    return (f"Early stopping stopped before the budget of {budget} steps in {stopped} of "
+            f"{len(parts)} seeds (best evaluations at step {', '.join(map(str, best))}); its "
+            f"validation evaluations, counted in its compute, cost {format_macs(evaluations)} "
+            f"multiply-adds per run on average.")
 
 
 def draw_figures(tables, settings):
