@@ -13,9 +13,18 @@ Two safety rules:
   renamed over the target with ``os.replace`` (atomic on one file system), so a save that is
   interrupted (a crash, a full disk, Ctrl-C) leaves the previous checkpoint intact.
 
+And one check of integrity, for a checkpoint that travels (a published pretrained model):
+``save(state, path, sha256=True)`` also writes ``path.sha256``, the SHA-256 digest of the file
+(``sha256sum -c`` reads it); ``load(path, sha256=HEX)`` refuses a file whose digest differs
+from HEX before it reads any array, as torch.hub's ``check_hash`` does (``sha256=True`` takes
+HEX from ``path.sha256``). A digest proves the file is the one whose digest you were given; it
+says nothing about whether that model is safe (see ``minitransfer.security``).
+
 Loaded arrays come back on the CPU as Tensors; ``model.to("cuda")`` moves a model after loading.
 """
 
+import hashlib
+import hmac
 import io
 import math
 import os
@@ -27,7 +36,7 @@ from collections import OrderedDict
 import numpy as np
 
 from minitransfer import backend
-from minitransfer.fileio import atomic_open
+from minitransfer.fileio import atomic_open, atomic_write_bytes
 from minitransfer.tensor import Tensor
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip file with members, an empty zip file
@@ -70,11 +79,12 @@ def check_save_path(path):
         raise FileNotFoundError(f"save: the folder {folder!r} for {path!r} does not exist")
 
 
-def save(state_dict, path):
+def save(state_dict, path, sha256=False):
     """Write ``state_dict`` (a flat dict: str -> Tensor, array or number) to ``path`` as .npz.
 
     The file is written exactly at ``path`` (no suffix is added), through a temporary file in
-    the same folder that is renamed over ``path`` only once it is complete.
+    the same folder that is renamed over ``path`` only once it is complete. ``sha256=True``
+    then also writes ``path.sha256`` ("HEX  NAME", as ``sha256sum`` prints it) and returns HEX.
     """
     if not hasattr(state_dict, "items"):
         raise TypeError(f"save: expected a dict of name -> Tensor, got {type(state_dict).__name__}")
@@ -88,16 +98,56 @@ def save(state_dict, path):
     check_save_path(path)
     with atomic_open(path, "wb") as file:  # a temporary file, renamed over ``path`` at the end
         np.savez(file, allow_pickle=False, **arrays)
+        if sha256:
+            file.flush()
+            digest = _file_digest(file.name)  # the bytes that the rename is about to publish
+    if not sha256:
+        return None
+    atomic_write_bytes(path + ".sha256", f"{digest}  {os.path.basename(path)}\n".encode())
+    return digest
 
 
-def _check_file(path):
-    """Raise a clear error unless ``path`` is an existing file that starts like a zip archive."""
+def _file_digest(path):
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()
+
+
+def _expected_digest(path, sha256):
+    """(the digest ``load`` must find, where it came from): HEX as given, or ``path.sha256``'s."""
+    if sha256 is True:
+        sidecar = path + ".sha256"
+        if not os.path.isfile(sidecar):
+            raise FileNotFoundError(f"load: sha256=True reads the expected digest from {sidecar!r}, "
+                                    f"which does not exist (save(..., sha256=True) writes it)")
+        with open(sidecar, encoding="ascii", errors="replace") as file:
+            words = file.read(200).split()
+        digest = words[0] if words else ""
+        if not _is_hex_digest(digest):
+            raise CheckpointError(f"load: {sidecar!r} does not start with a SHA-256 digest (64 "
+                                  f"hexadecimal digits), got {digest[:80]!r}")
+        return digest.lower(), sidecar
+    if not _is_hex_digest(sha256):
+        raise ValueError(f"load: sha256: expected 64 hexadecimal digits (a SHA-256 digest), True "
+                         f"(read {os.path.basename(path)}.sha256) or None, got {sha256!r}")
+    return sha256.strip().lower(), "the sha256 argument"
+
+
+def _is_hex_digest(text):
+    return (isinstance(text, str) and len(text.strip()) == 64
+            and all(c in "0123456789abcdef" for c in text.strip().lower()))
+
+
+def _check_file(path, start=None):
+    """Raise a clear error unless ``path`` is an existing file that starts like a zip archive
+    (``start``: its first bytes, when they were read already)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no checkpoint file at {path!r}")
     if os.path.isdir(path):
         raise CheckpointError(f"load: {path!r} is a folder, not a checkpoint file (.npz)")
-    with open(path, "rb") as file:
-        start = file.read(6)
+    if start is None:
+        with open(path, "rb") as file:
+            start = file.read(6)
+    start = start[:6]
     if start[:4] in _ZIP_SIGNATURES:
         return
     if start.startswith(b"\x93NUMPY"):
@@ -153,19 +203,38 @@ def _parse_npy(data, member, path):
     return np.ascontiguousarray(values.astype(dtype.newbyteorder("="), copy=True))
 
 
-def load(path):
+def load(path, sha256=None):
     """Read a checkpoint written by ``save``: an ordered dict of name -> Tensor, on the CPU.
 
     Raises FileNotFoundError for a missing file and ``CheckpointError`` (a ValueError), naming
     the path, for a folder, a file that is not an .npz archive, a truncated or corrupt archive,
     or an archive that holds pickled objects (refused, never unpickled) or anything else that
     is not a numeric array. Every array's size is checked against its header before it is read.
+
+    ``sha256``: None (nothing checked), a hex digest, or True (the digest in ``path.sha256``).
+    The file is read once into memory and its digest compared first: a file that differs by
+    one byte is refused with ``CheckpointError`` before any array is parsed, and the bytes that
+    were checked are the bytes that are parsed.
     """
     path = os.fspath(path)
-    _check_file(path)
+    source = path
+    if sha256 is not None and sha256 is not False:
+        _check_file(path, start=b"PK\x03\x04")  # exists and is a file; the start is read below
+        expected, where = _expected_digest(path, sha256)
+        with open(path, "rb") as file:
+            data = file.read()
+        actual = hashlib.sha256(data).hexdigest()
+        if not hmac.compare_digest(actual, expected):
+            raise CheckpointError(f"load: {path!r} has SHA-256 {actual}, expected {expected} (from "
+                                  f"{where}): the file is not the one that was published (changed "
+                                  f"or damaged); refusing to read it")
+        source = io.BytesIO(data)
+        _check_file(path, start=data)
+    else:
+        _check_file(path)
     state, member = OrderedDict(), None
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             for info in archive.infolist():
                 member = info.filename
                 if not member.endswith(".npy") or member == ".npy":

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
+from minitransfer.commands import attack, scale
 from minitransfer.commands import explain as explain_command
-from minitransfer.commands import scale
 from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
 
 
@@ -97,11 +97,16 @@ def build_parser():
     pre.add_argument("--steps", type=int, default=2000)
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--out", default="pretrained.npz", help="checkpoint path (.npz)")
+    pre.add_argument("--sha256", action="store_true",
+                     help="also write OUT.sha256, the file's SHA-256 digest, for others to check")
     pre.set_defaults(handler=_pretrain_command)
 
     fine = commands.add_parser("finetune", help="fine-tune a pretrained checkpoint on the target")
     _data_options(fine)
     fine.add_argument("--checkpoint", default="pretrained.npz")
+    fine.add_argument("--sha256", nargs="?", const=True, default=None, metavar="HEX",
+                      help="refuse a --checkpoint whose SHA-256 digest differs from HEX (alone: "
+                           "the digest in CHECKPOINT.sha256), before reading it")
     fine.add_argument("--strategy", choices=STRATEGIES, default="full")
     fine.add_argument("--k", type=one_k, default=25, help="examples per class or 'all'")
     fine.add_argument("--steps", type=int, default=1000, help="fine-tuning steps (default 1000, as in run)")
@@ -119,6 +124,7 @@ def build_parser():
     kinds.set_defaults(handler=_kinds_command)
 
     scale.add_parser(commands)
+    attack.add_parser(commands)
 
     lessons = commands.add_parser("lessons", help="list the lessons, or run one: minitransfer lessons 6")
     lessons.add_argument("number", nargs="?", type=int, default=None, help="the lesson to run")

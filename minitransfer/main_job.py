@@ -65,18 +65,19 @@ def _check_save_path(path, option):
         raise UsageError(f"{option}: {error}") from None
 
 
-def _save_checkpoint(state, path, option):
+def _save_checkpoint(state, path, option, sha256=False):
     """checkpoint.save, with a bad path reported as a UsageError naming the option."""
     try:
-        checkpoint.save(state, path)
+        return checkpoint.save(state, path, sha256=sha256)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(f"{option}: {error}") from None
 
 
-def _load_checkpoint(path):
-    """checkpoint.load, with a missing or damaged file reported as a UsageError."""
+def _load_checkpoint(path, sha256=None):
+    """checkpoint.load (checking the SHA-256 digest when asked), with a missing, damaged or
+    tampered file reported as a UsageError."""
     try:
-        return checkpoint.load(path)
+        return checkpoint.load(path, sha256=sha256)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(f"--checkpoint: {error}") from None
 
@@ -146,16 +147,18 @@ def pretrain_command(args, log=print):
     history = pretrain(model, task.source, steps=args.steps, seed=args.seed)
     state = model.state_dict()
     state["meta.sizes"] = np.array(model.sizes, dtype=np.int64)  # the architecture, for finetune
-    _save_checkpoint(state, args.out, "--out")
+    digest = _save_checkpoint(state, args.out, "--out", sha256=getattr(args, "sha256", False))
     log(f"pretrained {model.sizes} on {task.name} source for {history.steps} steps in "
         f"{history.seconds:.1f}s (final loss {history.losses[-1]:.4f}); saved {args.out}")
+    if digest:
+        log(f"SHA-256 {digest} (in {args.out}.sha256)")
 
 
 def finetune_command(args, log=print):
     """Load a pretrained checkpoint, replace its head, fine-tune on k examples per class."""
     if args.save:
         _check_save_path(args.save, "--save")
-    state = _load_checkpoint(args.checkpoint)
+    state = _load_checkpoint(args.checkpoint, getattr(args, "sha256", None))
     sizes = state.pop("meta.sizes", None)
     if sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2:
         raise UsageError(f"--checkpoint: {args.checkpoint} was not written by 'minitransfer pretrain' "

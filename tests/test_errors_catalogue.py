@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import minitransfer as mt
-from minitransfer import cli, nn, optim, stats
+from minitransfer import attacks, cli, nn, optim, stats
 from minitransfer.data import DataLoader, TensorDataset
 from minitransfer.interop import from_torch, to_torch
 from minitransfer.train import NonFiniteLossError, evaluate, fit
@@ -995,6 +995,152 @@ def test_X08_the_explain_command_given_bad_settings(tmp_path, capsys, argv, word
     code, err = run_cli(["explain", "--quick", "--out", str(out), *argv], capsys)
     assert_usage_error(code, err, *words)
     assert not out.exists()
+# ==== security: attacks and checkpoint integrity ================================================
+def feature_attack(*args):
+    from minitransfer.security import feature_attack
+
+    return feature_attack(*args)
+
+
+def attack_inputs():
+    return small_model(), np.full((3, 4), 0.5, np.float32), np.array([0, 1, 2])
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda m, x, y: attacks.fgsm(m, x, y, -0.1), ("fgsm: eps", "finite number >= 0", "got -0.1")),
+    (lambda m, x, y: attacks.pgd(m, x, y, float("nan"), 0.1, 3), ("pgd: eps", "got nan")),
+    (lambda m, x, y: attacks.robust_accuracy(m, x, y, "pgd", eps=-1), ("robust_accuracy: eps", "got -1")),
+    (lambda m, x, y: fine_tune(m, (x, y), "full", steps=2, adversarial=-1),
+     ("fine_tune: adversarial", "finite number >= 0", "got -1")),
+    (lambda m, x, y: feature_attack(m, x, x, float("inf")), ("feature_attack: eps", "got inf")),
+], ids=["fgsm", "pgd", "robust_accuracy", "fine_tune", "feature_attack"])
+def test_V01_a_negative_or_non_finite_eps(call, words):
+    model, x, y = attack_inputs()
+    before = snapshot(model)
+    with raises(ValueError, *words):
+        call(model, x, y)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("alpha", [0, -0.01, float("inf")])
+def test_V02_a_pgd_step_size_that_is_not_positive(alpha):
+    model, x, y = attack_inputs()
+    with raises(ValueError, "pgd: alpha", "step size > 0", f"got {alpha}"):
+        attacks.pgd(model, x, y, 0.1, alpha, 3)
+
+
+@pytest.mark.parametrize("steps", [0, -2, 2.5])
+def test_V03_fewer_than_one_pgd_step(steps):
+    model, x, y = attack_inputs()
+    with raises(ValueError, "pgd: steps", "positive integer", f"got {steps}"):
+        attacks.pgd(model, x, y, 0.1, 0.01, steps)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda x: x * 3, ("fgsm: x", "data range [0, 1]", "got 1.5 at index (0, 0)")),
+    (lambda x: x - 1, ("fgsm: x", "data range [0, 1]", "got -0.5")),
+    (lambda x: np.where(np.eye(3, 4) > 0, np.nan, x), ("fgsm: x", "data range", "got nan")),
+    (lambda x: x.astype(int), ("fgsm: x", "floating-point array", "int64")),
+], ids=["above-one", "below-zero", "nan", "integers"])
+def test_V04_inputs_outside_the_data_range(change, words):
+    model, x, y = attack_inputs()
+    bad = change(x)
+    kept = bad.copy()
+    with raises(ValueError, *words):
+        attacks.fgsm(model, bad, y, 0.1)
+    np.testing.assert_array_equal(bad, kept)
+    before = snapshot(model)
+    with raises(ValueError, "fine_tune", "target x (with adversarial=)", "data range [0, 1]", "127.5"):
+        fine_tune(model, (x * 255, y), "full", steps=2, adversarial=0.1)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("labels, words", [
+    (np.array([0, 1, 3]), ("fgsm: y", "labels in [0, 3)", "3 outputs", "got 3")),
+    (np.array([0, -1, 2]), ("fgsm: y", "labels in [0, 3)", "got -1")),
+    (np.array([0.0, 1.0, 2.0]), ("fgsm: y", "3 integer class labels", "float64")),
+    (np.array([0, 1]), ("fgsm: y", "3 integer class labels", "shape (2,)")),
+], ids=["too-large", "negative", "floats", "too-few"])
+def test_V05_labels_out_of_range_or_not_matching_x(labels, words):
+    model, x, _ = attack_inputs()
+    with raises(ValueError, *words):
+        attacks.fgsm(model, x, labels, 0.1)
+    from minitransfer.security import feature_attack
+
+    with raises(ValueError, "feature_attack: guides", "one image per row of x", "(3, 4)", "(2, 4)"):
+        feature_attack(model, x, x[:2], 0.1)
+
+
+def test_V06_an_unknown_attack_name():
+    model, x, y = attack_inputs()
+    with raises(ValueError, "robust_accuracy: attack", "fgsm, pgd or a function", "got 'cw'"):
+        attacks.robust_accuracy(model, x, y, "cw", 0.1)
+
+
+@pytest.mark.parametrize("how", ["sidecar", "hex"])
+def test_V07_a_tampered_checkpoint_is_refused_before_any_array_is_read(tmp_path, monkeypatch, how):
+    from minitransfer import checkpoint
+
+    path = tmp_path / "model.npz"
+    digest = mt.save(nn.MLP([4, 5, 3], generator=9).state_dict(), path, sha256=True)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of one byte
+    path.write_bytes(bytes(data))
+    model = small_model()
+    before = snapshot(model)
+
+    def parse(*args):
+        raise AssertionError("an array was read from a file whose digest differs")
+
+    monkeypatch.setattr(checkpoint, "_parse_npy", parse)
+    with raises(mt.CheckpointError, "load", "model.npz", "has SHA-256", f"expected {digest}", "refusing"):
+        model.load_state_dict(mt.load(path, sha256=True if how == "sidecar" else digest.upper()))
+    assert_unchanged(model, before)
+
+
+def test_V08_a_malformed_digest_or_a_missing_digest_file(tmp_path):
+    path = tmp_path / "model.npz"
+    mt.save(small_model().state_dict(), path)
+    with raises(ValueError, "load: sha256", "64 hexadecimal digits", "got 'abc123'"):
+        mt.load(path, sha256="abc123")
+    with raises(FileNotFoundError, "sha256=True", "model.npz.sha256", "does not exist"):
+        mt.load(path, sha256=True)
+    (tmp_path / "model.npz.sha256").write_text("not a digest\n")
+    with raises(mt.CheckpointError, "model.npz.sha256", "does not start with a SHA-256 digest", "'not'"):
+        mt.load(path, sha256=True)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda s: s.poison_source((np.zeros((4, 16)), np.arange(4)), fraction=1.5),
+     ("poison_source: fraction", "strictly between 0 and 1", "1.5")),
+    (lambda s: s.poison_source((np.zeros((4, 16)), np.arange(4)), target_class=7),
+     ("poison_source: target_class", "[0, 4)", "got 7")),
+    (lambda s: s.stamp_trigger(np.zeros((2, 16)), size=5), ("stamp_trigger: size", "1 to 4", "got 5")),
+    (lambda s: s.stamp_trigger(np.zeros((2, 15))), ("stamp_trigger: x", "square images", "15 features")),
+    (lambda s: s.fine_prune(small_model(), np.zeros((2, 4), np.float32), fraction=1.0),
+     ("fine_prune: fraction", "[0, 1)", "got 1.0")),
+], ids=["poison-fraction", "poison-class", "trigger-size", "not-square", "prune-fraction"])
+def test_V09_poisoning_and_pruning_settings_out_of_range(call, words):
+    from minitransfer import security
+
+    with raises(ValueError, *words):
+        call(security)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["attack", "--eps", "-0.1"], ("--eps", "numbers >= 0", "'-0.1'")),
+    (["attack", "--adversarial-eps", "0"], ("--adversarial-eps", "number > 0", "'0'")),
+    (["attack", "--k", "70"], ("--k", "k=70", "only 65", "validation set")),
+    (["finetune", "--sha256", "abc"], ("--checkpoint", "64 hexadecimal digits", "'abc'")),
+    (["finetune", "--sha256", "0" * 64], ("--checkpoint", "has SHA-256", "expected 000", "refusing")),
+], ids=["eps", "adversarial-eps", "k", "bad-digest", "tampered"])
+def test_V10_attack_options_and_checkpoint_digests_on_the_command_line(tmp_path, capsys, saved, argv, words):
+    path, _ = saved
+    argv = argv + (["--checkpoint", str(path), "--save", str(tmp_path / "f.npz")] if argv[0] == "finetune"
+                   else ["--out", str(tmp_path / "attack")])
+    code, err = run_cli(argv, capsys)
+    assert_usage_error(code, err, *words)
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
 
 
 # ==== threads ===================================================================================

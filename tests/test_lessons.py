@@ -108,6 +108,15 @@ EXPECTED = {
          r"j = 2 frozen\s+: \d+\.\d%, gain, points: ",
          r"\[exercise 12\.1\] not attempted yet"],
         ["attributions.png", "cka_drift.png", "layerwise.png"]),
+    "13_security": (
+        [r"pixel\s+\d+: dL/dx by backward\(\) [+-]\d\.\d+, by central differences [+-]\d\.\d+",
+         r"fgsm == clip\(x \+ eps\*sign\(grad\)\): True",
+         r"=> attacks made on the teacher alone succeed more often than on scratch for \d of [24] strategies",
+         r"=> clean accuracy not detectably lower with the poisoned model for \d of [24] strategies",
+         r"=> adversarial fine-tuning eps=0\.1: clean accuracy lower for",
+         r"loads with sha256=True: 6 arrays", r"one flipped bit: refused, CheckpointError",
+         r"\[exercise 13\.1\] not attempted yet"],
+        ["input_gradient.png", "accuracy_vs_eps.png", "triggered.png"]),
     "16_what_pretraining_costs": (
         [r"multiply-adds per example: forward 16,704, backward 25,216, a training step 41,920",
          r"the engine ran 1,341,440 multiply-adds, the formula says 1,341,440: True",

@@ -4,7 +4,7 @@
 of fine-tuning (and the L2-SP penalty), ``kinds`` the document's four kinds of transfer (§2.2).
 """
 
-from minitransfer.transfer.features import body_modules, features, num_body_layers
+from minitransfer.transfer.features import body_modules, features, layer_output, num_body_layers
 from minitransfer.transfer.strategies import (
     DEFAULT_LR,
     STRATEGIES,
@@ -31,5 +31,5 @@ __all__ = [
     "pretrain", "replace_head", "HeadReport", "freeze", "unfreeze", "param_groups", "layer_groups",
     "make_loader", "make_optimizer", "fine_tune", "FineTuneResult", "STRATEGIES", "DEFAULT_LR",
     "l2sp_penalty", "Phase", "body_layers", "check_body_head", "features", "body_modules",
-    "num_body_layers",
+    "num_body_layers", "layer_output",
 ]

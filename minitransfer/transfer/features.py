@@ -3,9 +3,10 @@
 A body layer is a module with parameters of its own (``workflow.body_layers``: a Linear) with
 the activation that follows it. ``nn.MLP``'s body is Linear, ReLU, Linear, ReLU, ..., so
 h_l = ReLU(W_l h_{l−1} + b_l), h_0 = x, and ``features`` returns h_1, ..., h_L (or one of
-them) as host NumPy arrays. Every §5 module reads the body through this function (DESIGN §11):
-explanation (CKA per layer, PCA), attacks in feature space, transferability scores, domain
-adaptation and the scaling experiments.
+them) as host NumPy arrays; ``layer_output`` gives one layer as a Tensor with its graph, for
+the attacks that differentiate through the body. Every §5 module reads the body through these
+two (DESIGN §11): explanation (CKA per layer, PCA), attacks in feature space, transferability
+scores, domain adaptation and the scaling experiments.
 """
 
 import numpy as np
@@ -44,6 +45,19 @@ def _layer_ends(modules):
     return ends
 
 
+def _modules_and_ends(model, layer, caller):
+    """The body's modules and its layer ends, with ``layer`` checked (None or an index)."""
+    modules = body_modules(model)
+    ends = _layer_ends(modules)
+    if not ends:
+        raise ValueError(f"{caller}: the body of {type(model).__name__} has no layer with parameters")
+    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer))
+                              or not -len(ends) <= layer < len(ends)):
+        raise ValueError(f"{caller}: layer must be None or an index in [{-len(ends)}, "
+                         f"{len(ends)}) (the body has {len(ends)} layers), got {layer!r}")
+    return modules, ends
+
+
 def num_body_layers(model):
     """How many body layers (a Linear and its activation) the model has: len(body_layers(model))."""
     return len(_layer_ends(body_modules(model)))
@@ -55,14 +69,7 @@ def features(model, x, layer=None, batch_size=1024):
     ``layer=None`` returns a list [h_1, ..., h_L], one (n, width_l) float array per body layer;
     an int returns that one layer (``layer=-1``: the last, the features the head reads).
     """
-    modules = body_modules(model)
-    ends = _layer_ends(modules)
-    if not ends:
-        raise ValueError(f"features: the body of {type(model).__name__} has no layer with parameters")
-    if layer is not None and (isinstance(layer, bool) or not isinstance(layer, (int, np.integer))
-                              or not -len(ends) <= layer < len(ends)):
-        raise ValueError(f"features: layer must be None or an index in [{-len(ends)}, "
-                         f"{len(ends)}) (the body has {len(ends)} layers), got {layer!r}")
+    modules, ends = _modules_and_ends(model, layer, "features")
     data = x.data if isinstance(x, Tensor) else x
     if not backend.is_array(data) or data.ndim != 2:
         raise ValueError(f"features: x must be a 2-D array of shape (n, d), got "
@@ -79,3 +86,17 @@ def features(model, x, layer=None, batch_size=1024):
                     chunks[ends.index(i)].append(backend.to_numpy(h.data))
     layers = [np.concatenate(c) if c else np.zeros((0, 0)) for c in chunks]
     return layers if layer is None else layers[layer]
+
+
+def layer_output(model, x, layer=-1):
+    """h_layer for a Tensor ``x``, as a Tensor that keeps its graph: ``features`` for autograd.
+
+    The same walk through the body as ``features`` (same modules, same layer ends), without
+    ``no_grad``, so that ``backward()`` reaches x: the attacks of ``security`` move inputs to
+    change what the body sees.
+    """
+    modules, ends = _modules_and_ends(model, layer, "layer_output")
+    h = x
+    for module in modules[:ends[layer] + 1]:
+        h = module(h)
+    return h

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minitransfer import backend, nn
+from minitransfer.attacks import AdversarialBatches
 from minitransfer.tensor import Tensor
 from minitransfer.train import History, as_xy, evaluate, fit, model_device
 from minitransfer.transfer.workflow import (
@@ -212,7 +213,7 @@ def _unchanged(module, saved):
 
 def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=32, optimizer="adam",
               seed=0, eval_data=None, eval_every=25, alpha=0.01, beta=0.01, decay=0.5, progress=False,
-              capture=True):
+              adversarial=None, capture=True):
     """Fine-tune ``model`` (pretrained body + new head) on ``target`` (x, y) with ``strategy``.
 
     Fine-tuning (§3.3.2) minimises the target risk min_θ (1/n) Σ_{i≤n} L(yᵢ, f_θ(xᵢ)) over the n
@@ -226,6 +227,10 @@ def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=
     ``linear_probe`` freezes are checked to be bit-identical afterwards (a RuntimeError otherwise).
     ``capture=True`` (the default) trains with the captured step of ``replay.capture``, which
     gives the same numbers as the eager step without rebuilding the graph at every step.
+
+    ``adversarial=ε`` (adversarial fine-tuning, a defence): in every batch, half the examples
+    are replaced by PGD examples of radius ε made on the model as it is at that step
+    (``attacks.AdversarialBatches``); the target's x must then lie in [0, 1].
     """
     if strategy not in STRATEGY_FUNCTIONS:
         raise ValueError(f"strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -234,6 +239,8 @@ def fine_tune(model, target, strategy="full", *, steps=300, lr=None, batch_size=
     check_body_head(model, "fine_tune")
     lr = DEFAULT_LR[strategy] if lr is None else lr
     loader = make_loader(target, batch_size, seed, model_device(model))
+    if adversarial is not None:
+        loader = AdversarialBatches(model, loader, adversarial)
     if eval_data is not None:
         as_xy(eval_data)  # checked now (shapes, finite values), not after the first steps
     curve, phases, histories = [], [], []
