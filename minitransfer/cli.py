@@ -10,7 +10,7 @@ import numpy as np
 
 from minitransfer.commands import adapt as adapt_command
 from minitransfer.commands import advise as advise_command
-from minitransfer.commands import attack
+from minitransfer.commands import attack, scale
 from minitransfer.commands import explain as explain_command
 from minitransfer.commands import transferability as transferability_command
 from minitransfer.commands.options import (
@@ -127,6 +127,7 @@ def build_parser():
     kinds.set_defaults(handler=_kinds_command)
 
     adapt_command.add_parser(commands)
+    scale.add_parser(commands)
     attack.add_parser(commands)
 
     lessons = commands.add_parser("lessons", help="list the lessons, or run one: minitransfer lessons 6")

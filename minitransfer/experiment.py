@@ -38,6 +38,8 @@ class Task:
     source_classes: int
     target_classes: int
     source_test: tuple = None  # (x, y) held-out source images (forgetting); None if not built
+    source_images: np.ndarray = None  # which distinct image each source row was made from
+    # (jittered copies share one); None: every row is an image of its own
 
 
 def target_transform(name, x, seed):
@@ -67,6 +69,8 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
     For ``jitter`` the source images are jittered too (``source_copies`` shifted copies): the
     source then teaches shift-tolerant features, which is what the target needs. For every other
     target the source stays clean, so the target differs from it (data mismatch).
+    ``Task.source_images`` says which distinct image each source row was made from (the copies
+    of one image share it), so that pretraining data can be counted in images (``scaling``).
     ``source_test`` holds the test images of classes 0–4 (jittered once for ``jitter``): how
     much of the source task a fine-tuned body still solves (``explain.forgetting``).
     """
@@ -83,19 +87,21 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
     else:
         raise ValueError(f"data: expected 'digits' or 'fashion', got {data!r}")
     source_x, source_y = x_train[y_train < 5], y_train[y_train < 5]
+    images = np.arange(len(source_y))  # source_images: row i was made from image images[i]
     if target == "jitter":
         source_x = np.concatenate([transforms.jitter(source_x, 2, seed=s) for s in range(source_copies)])
-        source_y = np.tile(source_y, source_copies)
+        source_y, images = np.tile(source_y, source_copies), np.tile(images, source_copies)
     if len(source_x) > max_source:  # Fashion-MNIST: a subsample keeps pretraining to seconds
         keep = np.random.default_rng(0).permutation(len(source_x))[:max_source]
-        source_x, source_y = source_x[keep], source_y[keep]
+        source_x, source_y, images = source_x[keep], source_y[keep], images[keep]
     t_train = target_transform(target, x_train[y_train >= 5], seed=101)
     t_test = target_transform(target, x_test[y_test >= 5], seed=202)
     s_test = x_test[y_test < 5]  # held out from pretraining, in the source's own domain
     if target == "jitter":
         s_test = transforms.jitter(s_test, 2, seed=303)
     return Task(f"{data}:{target}", (source_x, source_y), (t_train, y_train[y_train >= 5] - 5),
-                (t_test, y_test[y_test >= 5] - 5), 5, 5, (s_test, y_test[y_test < 5]))
+                (t_test, y_test[y_test >= 5] - 5), 5, 5, (s_test, y_test[y_test < 5]),
+                source_images=images)
 
 
 # What every run record holds (``compare`` writes them; ``summarize`` and the report read them).

@@ -1534,6 +1534,76 @@ def test_A06_adapt_command_with_both_target_flags_or_without_the_baseline(tmp_pa
     assert not (tmp_path / "out").exists()
 
 
+# ==== pretraining (issue 19) ====================================================================
+def _jittered_source():
+    x = np.arange(60, dtype=np.float32).reshape(30, 2)
+    y = np.tile(np.arange(5).repeat(2), 3)  # 10 images (2 per class), 3 jittered copies each
+    return (x, y), np.tile(np.arange(10), 3)
+
+
+def test_M01_more_images_than_the_source_holds():
+    from minitransfer import pretraining
+
+    source, ids = _jittered_source()
+    with raises(ValueError, "m: expected at most 10", "the source holds 10 distinct images", "got 11"):
+        pretraining.source_images(source, ids, 11)
+    with raises(ValueError, "size: expected at most 30", "got 31"):
+        pretraining.select_coreset(source[0], source[1], 31, "k_center")
+
+
+def test_M02_fewer_images_than_classes_or_an_unknown_rule():
+    from minitransfer import pretraining
+
+    source, ids = _jittered_source()
+    with raises(ValueError, "m: expected at least 5", "one example of each of the source's 5 classes",
+                "got 3"):
+        pretraining.source_images(source, ids, 3)
+    with raises(ValueError, "rule: expected one of random, k_center", "'herding'"):
+        pretraining.select_coreset(source[0], source[1], 5, rule="herding")
+
+
+@pytest.mark.parametrize("patience", [0, -1, 2.5, True])
+def test_M03_patience_below_one(patience):
+    model = small_model()
+    before = snapshot(model)
+    data = (np.ones((6, 4), np.float32), np.arange(6) % 3)
+    with raises(ValueError, "patience: expected a whole number of evaluations >= 1", repr(patience)):
+        pretrain(model, data, steps=5, val=data, patience=patience)
+    assert_unchanged(model, before)
+    with raises(ValueError, "pretrain: early stopping needs both val", "patience=2"):
+        pretrain(model, data, steps=5, patience=2)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), "4"])
+def test_M04_temperature_not_above_zero(temperature):
+    from minitransfer import pretraining
+
+    words = ("temperature: expected a number T > 0", repr(temperature))
+    with raises(ValueError, *words):
+        pretraining.distillation_loss(mt.tensor(np.zeros((2, 3))), np.zeros((2, 3)), temperature)
+    with raises(ValueError, *words):
+        pretraining.DistillationLoss(temperature)
+    student = small_model()
+    before = snapshot(student)
+    with raises(ValueError, *words):
+        pretraining.distill(student, small_model(), np.ones((4, 4), np.float32), temperature=temperature)
+    assert_unchanged(student, before)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--ms", "1000"], ("--ms: expected at most 451", "the source holds 451 distinct images", "got 1000")),
+    (["--ms", "3"], ("--ms: expected at least 5", "got 3")),
+    (["--pretrain-steps", "0"], ("argument --pretrain-steps: expected positive step counts", "'0'")),
+    (["--temperature", "0"], ("argument --temperature: expected a temperature T > 0", "'0'")),
+], ids=["m-too-large", "m-below-classes", "steps", "temperature"])
+def test_M05_scale_refuses_an_m_the_source_cannot_give(argv, words, capsys, tmp_path):
+    out = tmp_path / "never"
+    code, err = run_cli(["scale", *argv, "--out", str(out)], capsys)
+    assert_usage_error(code, err, *words)
+    assert not out.exists()
+
+
 # ==== the document lists every entry ============================================================
 def test_docs_errors_md_lists_every_catalogue_entry():
     tested = sorted({m.group(1) for name in globals() if (m := re.match(r"test_([A-Z]\d\d)_", name))})
