@@ -4,7 +4,7 @@ A hand-written reverse-mode autograd engine (``Tensor``), layers shaped like PyT
 the pretrain / replace-the-head / fine-tune workflow written from its equations.
 ``import minitransfer`` needs only NumPy; plots, data sets and the GPU are imported lazily,
 and so are the modules above the engine: ``minitransfer.data``, ``train``, ``transfer`` and
-``experiment`` load the first time they are used (``import minitransfer as mt; mt.data``).
+``experiment``, ``adapt`` load the first time they are used (``import minitransfer as mt; mt.data``).
 """
 
 import importlib
@@ -56,7 +56,7 @@ __all__ = [
     "get_num_threads", "capture", "CaptureError",
 ]
 
-_LAZY_MODULES = ("data", "train", "transfer", "experiment")
+_LAZY_MODULES = ("data", "train", "transfer", "experiment", "adapt")
 
 
 def __getattr__(name):

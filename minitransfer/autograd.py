@@ -64,10 +64,9 @@ def backward(tensor, grad=None, retain_graph=False):
             raise RuntimeError(f"backward(): grad can be left out only for a single-number "
                                f"output, this one has shape {tensor.shape}; pass grad=")
         grad = backend.namespace(tensor.data).ones_like(tensor.data)
-    else:
-        if tuple(grad.shape) != tensor.shape:
-            raise ValueError(f"backward(): grad must have the output's shape {tensor.shape}, "
-                             f"got {tuple(grad.shape)}")
+    elif tuple(grad.shape) != tensor.shape:
+        raise ValueError(f"backward(): grad must have the output's shape {tensor.shape}, "
+                         f"got {tuple(grad.shape)}")
     run_backward(tensor, grad, retain_graph)
 
 

@@ -46,34 +46,37 @@ def device_of(array):
 def cupy_problem():
     """Return None when CuPy and a GPU are usable, else a sentence saying what is missing.
 
+    The answer is found once (``_probe_cupy``) and remembered.
+    """
+    global _cupy_module, _cupy_problem
+    if _cupy_module is None and _cupy_problem is None:
+        _cupy_module, _cupy_problem = _probe_cupy()
+    return _cupy_problem
+
+
+def _probe_cupy():
+    """(the cupy module, None) when CuPy and a GPU are usable, else (None, what is missing).
+
     CuPy is imported lazily and checked in three steps, each inside try/except so that a
     broken driver never crashes ``import minitransfer``: import, device count, a tiny kernel.
     """
-    global _cupy_module, _cupy_problem
-    if _cupy_module is not None or _cupy_problem is not None:
-        return _cupy_problem
     try:
         import cupy
     except Exception as error:  # ImportError, or a CUDA library that fails to load
-        _cupy_problem = (f"CuPy is not installed or failed to import ({type(error).__name__}: "
-                         f"{error}); install it with e.g. 'pip install cupy-cuda12x'")
-        return _cupy_problem
+        return None, (f"CuPy is not installed or failed to import ({type(error).__name__}: "
+                      f"{error}); install it with e.g. 'pip install cupy-cuda12x'")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:
-        _cupy_problem = f"CuPy is installed but found no CUDA driver or device ({error})"
-        return _cupy_problem
+        return None, f"CuPy is installed but found no CUDA driver or device ({error})"
     if count < 1:
-        _cupy_problem = "CuPy is installed but no CUDA device is visible"
-        return _cupy_problem
+        return None, "CuPy is installed but no CUDA device is visible"
     try:
         check = cupy.arange(4, dtype=cupy.float32) * 2
         assert float(check.sum()) == 12.0
     except Exception as error:
-        _cupy_problem = f"CuPy found a GPU but could not run a kernel on it ({error})"
-        return _cupy_problem
-    _cupy_module = cupy
-    return None
+        return None, f"CuPy found a GPU but could not run a kernel on it ({error})"
+    return cupy, None
 
 
 def gpu_available():
@@ -120,10 +123,7 @@ def to_numpy(array):
 
 def asarray_like(host_array, like):
     """Move a host NumPy array into the namespace (and device) of the array ``like``."""
-    xp = namespace(like)
-    if xp is np:
-        return np.asarray(host_array)
-    return xp.asarray(np.asarray(host_array))
+    return namespace(like).asarray(np.asarray(host_array))
 
 
 def as_array(data, dtype=None):

@@ -8,9 +8,21 @@ import sys
 
 import numpy as np
 
-from minitransfer.commands import attack
+from minitransfer.commands import adapt as adapt_command
+from minitransfer.commands import advise as advise_command
+from minitransfer.commands import attack, scale
 from minitransfer.commands import explain as explain_command
-from minitransfer.commands.options import add_thread_option, choices, fraction, ks, one_k, seeds
+from minitransfer.commands import transferability as transferability_command
+from minitransfer.commands.options import (
+    add_checkpoint_options,
+    add_data_options,
+    add_thread_option,
+    choices,
+    fraction,
+    ks,
+    one_k,
+    seeds,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,7 +42,8 @@ def _gradcheck_command(args):
         passed, message = True, ""
         for shapes in case.examples:
             inputs = [Tensor(make_values(s, case.values, rng), requires_grad=True) for s in shapes]
-            result = gradcheck(case.fn, *inputs, name=case.name, raise_exception=False)
+            result = gradcheck(case.fn, *inputs, name=case.name, raise_exception=False,
+                               reference=case.reference)
             max_abs, max_rel = max(max_abs, result.max_abs_error), max(max_rel, result.max_rel_error)
             if not result.passed and passed:
                 passed, message = False, result.message
@@ -38,10 +51,10 @@ def _gradcheck_command(args):
         rows.append((case.name, case.op.__name__, shapes_text, max_abs, max_rel, passed, message))
         failures += not passed
     width = max(len(r[2]) for r in rows)
-    print(f"{'op':<19} {'class':<13} {'shapes tried':<{width}} {'max abs err':>11} "
+    print(f"{'op':<19} {'class':<16} {'shapes tried':<{width}} {'max abs err':>11} "
           f"{'max rel err':>11}  result")
     for name, cls, shapes, max_abs, max_rel, passed, message in rows:
-        print(f"{name:<19} {cls:<13} {shapes:<{width}} {max_abs:>11.2e} {max_rel:>11.2e}  "
+        print(f"{name:<19} {cls:<16} {shapes:<{width}} {max_abs:>11.2e} {max_rel:>11.2e}  "
               f"{'pass' if passed else 'FAIL'}")
         if message:
             print(f"    {message}")
@@ -51,14 +64,7 @@ def _gradcheck_command(args):
 
 
 def _data_options(parser):
-    from minitransfer.experiment import TARGETS
-
-    parser.add_argument("--data", choices=("digits", "fashion"), default="digits",
-                        help="bundled 8x8 digits (default) or Fashion-MNIST from --data-dir")
-    parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
-                        "(default: /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--target", choices=TARGETS, default="jitter",
-                        help="how the target task's images differ (default: jitter by +-2 px)")
+    add_data_options(parser)
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--hidden", type=int, default=128, help="hidden units (default 128)")
     add_thread_option(parser)
@@ -104,10 +110,7 @@ def build_parser():
 
     fine = commands.add_parser("finetune", help="fine-tune a pretrained checkpoint on the target")
     _data_options(fine)
-    fine.add_argument("--checkpoint", default="pretrained.npz")
-    fine.add_argument("--sha256", nargs="?", const=True, default=None, metavar="HEX",
-                      help="refuse a --checkpoint whose SHA-256 digest differs from HEX (alone: "
-                           "the digest in CHECKPOINT.sha256), before reading it")
+    add_checkpoint_options(fine, "a checkpoint written by 'minitransfer pretrain' (default pretrained.npz)")
     fine.add_argument("--strategy", choices=STRATEGIES, default="full")
     fine.add_argument("--k", type=one_k, default=25, help="examples per class or 'all'")
     fine.add_argument("--steps", type=int, default=1000, help="fine-tuning steps (default 1000, as in run)")
@@ -124,6 +127,8 @@ def build_parser():
     kinds.add_argument("--out", default=None, help="also write the rows to this JSON file")
     kinds.set_defaults(handler=_kinds_command)
 
+    adapt_command.add_parser(commands)
+    scale.add_parser(commands)
     attack.add_parser(commands)
 
     lessons = commands.add_parser("lessons", help="list the lessons, or run one: minitransfer lessons 6")
@@ -133,6 +138,8 @@ def build_parser():
     lessons.set_defaults(handler=_lessons_command)
 
     explain_command.add_parser(commands)
+    transferability_command.add_parser(commands)
+    advise_command.add_parser(commands)
     return parser
 
 

@@ -38,9 +38,12 @@ class Task:
     source_classes: int
     target_classes: int
     source_test: tuple = None  # (x, y) held-out source images (forgetting); None if not built
+    source_images: np.ndarray = None  # which distinct image each source row was made from
+    # (jittered copies share one); None: every row is an image of its own
 
 
-def _target_transform(name, x, seed):
+def target_transform(name, x, seed):
+    """The images ``x`` as the target ``name`` sees them (one of ``TARGETS``), drawn from ``seed``."""
     if name == "jitter":
         return transforms.jitter(x, max_shift=2, seed=seed)
     if name == "noise":
@@ -66,6 +69,8 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
     For ``jitter`` the source images are jittered too (``source_copies`` shifted copies): the
     source then teaches shift-tolerant features, which is what the target needs. For every other
     target the source stays clean, so the target differs from it (data mismatch).
+    ``Task.source_images`` says which distinct image each source row was made from (the copies
+    of one image share it), so that pretraining data can be counted in images (``scaling``).
     ``source_test`` holds the test images of classes 0–4 (jittered once for ``jitter``): how
     much of the source task a fine-tuned body still solves (``explain.forgetting``).
     """
@@ -82,19 +87,21 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
     else:
         raise ValueError(f"data: expected 'digits' or 'fashion', got {data!r}")
     source_x, source_y = x_train[y_train < 5], y_train[y_train < 5]
+    images = np.arange(len(source_y))  # source_images: row i was made from image images[i]
     if target == "jitter":
         source_x = np.concatenate([transforms.jitter(source_x, 2, seed=s) for s in range(source_copies)])
-        source_y = np.tile(source_y, source_copies)
+        source_y, images = np.tile(source_y, source_copies), np.tile(images, source_copies)
     if len(source_x) > max_source:  # Fashion-MNIST: a subsample keeps pretraining to seconds
         keep = np.random.default_rng(0).permutation(len(source_x))[:max_source]
-        source_x, source_y = source_x[keep], source_y[keep]
-    t_train = _target_transform(target, x_train[y_train >= 5], seed=101)
-    t_test = _target_transform(target, x_test[y_test >= 5], seed=202)
+        source_x, source_y, images = source_x[keep], source_y[keep], images[keep]
+    t_train = target_transform(target, x_train[y_train >= 5], seed=101)
+    t_test = target_transform(target, x_test[y_test >= 5], seed=202)
     s_test = x_test[y_test < 5]  # held out from pretraining, in the source's own domain
     if target == "jitter":
         s_test = transforms.jitter(s_test, 2, seed=303)
     return Task(f"{data}:{target}", (source_x, source_y), (t_train, y_train[y_train >= 5] - 5),
-                (t_test, y_test[y_test >= 5] - 5), 5, 5, (s_test, y_test[y_test < 5]))
+                (t_test, y_test[y_test >= 5] - 5), 5, 5, (s_test, y_test[y_test < 5]),
+                source_images=images)
 
 
 # What every run record holds (``compare`` writes them; ``summarize`` and the report read them).
@@ -250,7 +257,8 @@ def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, fin
                       "accuracy": evaluate(net, task.target_test)["accuracy"],
                       "train_examples": len(y_k), "steps": result.history.steps,
                       "seconds": round(time.perf_counter() - started, 4),
-                      "final_loss": result.history.losses[-1], "curve": result.curve}
+                      "final_loss": result.history.losses[-1], "curve": result.curve,
+                      "trainable_parameters": result.trainable_parameters}
             results.append(record)
             if results_path:
                 _append_result(results_path, record)
@@ -278,6 +286,7 @@ def summarize(results, target_accuracy=None, alpha=0.05):
       below 0, False when it does not, None when undecided (one pair) or for scratch itself;
     - ``p_value``, ``p_holm``, ``verdict_holm``: the paired t-test, and Holm's correction over
       every comparison of this summary read together (``stats.holm_verdicts`` at ``alpha``);
+    - ``trainable_parameters``: how many numbers the strategy trained (``FineTuneResult``);
     - ``steps_to_target``: optimiser steps until the *validation* learning curve first reaches
       ``target_accuracy`` (default: scratch's mean final validation accuracy at that k), mean
       over the ``seeds_reaching_target`` seeds that reached it.
@@ -304,7 +313,8 @@ def summarize(results, target_accuracy=None, alpha=0.05):
                    **_gain_fields(paired if strategy != "scratch" else [])}
             reached = [_steps_to(runs[s]["curve"], goal) for s in sorted(runs)] if goal is not None else []
             reached = [n for n in reached if n is not None]
-            row.update({"target_accuracy": goal,
+            counts = [r["trainable_parameters"] for r in runs.values() if "trainable_parameters" in r]
+            row.update({"trainable_parameters": counts[0] if counts else None, "target_accuracy": goal,
                         "steps_to_target": float(np.mean(reached)) if reached else None,
                         "seeds_reaching_target": len(reached)})
             summary.append(row)

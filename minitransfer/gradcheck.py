@@ -56,11 +56,16 @@ def _perturbed(t, delta):
 
 
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, mode="full",
-              raise_exception=True, name=None):
+              raise_exception=True, name=None, reference=None):
     """Check ``fn``'s gradients with respect to every input that requires a gradient.
 
     With a random upstream gradient u and s(x) = Σ u ⊙ fn(x), the analytic ∂s/∂x_j from
     ``backward(u)`` is compared with the central difference (s(x + ε e_j) − s(x − ε e_j)) / 2ε.
+
+    ``reference``: a function whose central differences ``fn``'s backward must match instead
+    of ``fn``'s own, for an op whose backward is on purpose not its forward's derivative:
+    ``GradientReversal`` (forward x, backward −λ g) is checked against x ↦ −λx. It must give
+    an output of ``fn``'s shape.
 
     ``inputs`` should be float64 tensors; ``mode`` is "full" (every element) or
     "directional" (one random direction per call). Returns a ``GradcheckResult``; raises
@@ -76,6 +81,10 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, mode="full",
     label = name or getattr(fn, "__name__", "fn")
     rng = np.random.default_rng(seed)
     out = fn(*inputs)
+    numeric_fn = fn if reference is None else reference
+    if reference is not None and tuple(numeric_fn(*inputs).shape) != tuple(out.shape):
+        raise ValueError(f"gradcheck: reference must give an output of fn's shape {tuple(out.shape)}, "
+                         f"got {tuple(numeric_fn(*inputs).shape)}")
     upstream = backend.asarray_like(rng.standard_normal(out.shape), out.data)
     analytic = _analytic(fn, inputs, upstream)
     worst = GradcheckResult(True, 0.0, 0.0)
@@ -86,10 +95,10 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, mode="full",
             analytic[i] = np.zeros(t.shape)  # no path from the output to this input
         if mode == "directional":
             v = rng.standard_normal(t.shape)
-            numeric = np.array(_difference(fn, inputs, i, v, eps, upstream))
+            numeric = np.array(_difference(numeric_fn, inputs, i, v, eps, upstream))
             computed = np.array(np.sum(analytic[i] * v))
         else:
-            numeric = _element_differences(fn, inputs, i, eps, upstream)
+            numeric = _element_differences(numeric_fn, inputs, i, eps, upstream)
             computed = analytic[i]
         abs_err = np.abs(computed - numeric)
         significant = np.abs(numeric) > 1e-6  # relative error means little next to zero

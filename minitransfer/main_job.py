@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from minitransfer import checkpoint, nn
-from minitransfer.commands.common import UsageError
+from minitransfer.commands.common import UsageError, make_folder
 from minitransfer.experiment import compare, make_task, split_target, summarize
 from minitransfer.fileio import atomic_write_bytes
 from minitransfer.report import format_table, write_report
@@ -40,16 +40,6 @@ def _task(args):
         return make_task(args.data, args.target, data_dir=args.data_dir)
     except (FileNotFoundError, ValueError) as error:
         raise UsageError(f"--data {args.data}: {error}") from None
-
-
-def _run_folder(out):
-    """Create the run folder ``out``, or say in one line why it cannot be used."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out: expected a folder for the run, got {out}, which is a file")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"--out: cannot create the run folder {out} ({error.strerror})") from None
 
 
 # What a fresh run (without --resume) replaces in its folder: a report left there by an earlier
@@ -91,7 +81,7 @@ def run(args, log=print):
               "seeds": args.seeds, "hidden": args.hidden, "pretrain_steps": args.pretrain_steps,
               "finetune_steps": args.finetune_steps, "device": args.device,
               "target_accuracy": args.target_accuracy}
-    _run_folder(args.out)
+    make_folder(args.out)
     results_path = os.path.join(args.out, "results.jsonl")
     config_path = os.path.join(args.out, "config.json")
     if args.resume:
@@ -154,29 +144,39 @@ def pretrain_command(args, log=print):
         log(f"SHA-256 {digest} (in {args.out}.sha256)")
 
 
-def finetune_command(args, log=print):
-    """Load a pretrained checkpoint, replace its head, fine-tune on k examples per class."""
-    if args.save:
-        _check_save_path(args.save, "--save")
-    state = _load_checkpoint(args.checkpoint, getattr(args, "sha256", None))
+def load_pretrained(path, task, sha256=None):
+    """The MLP saved by ``minitransfer pretrain`` at ``path``, checked against ``task``'s images.
+
+    A missing, damaged or foreign checkpoint (no ``meta.sizes``, weights that do not fit it, an
+    input size other than the task's) is a UsageError naming --checkpoint. ``sha256``: a hex
+    digest (or True: the ``PATH.sha256`` file beside it) the file must match before it is read.
+    """
+    state = _load_checkpoint(path, sha256)
     sizes = state.pop("meta.sizes", None)
     if sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2:
-        raise UsageError(f"--checkpoint: {args.checkpoint} was not written by 'minitransfer pretrain' "
+        raise UsageError(f"--checkpoint: {path} was not written by 'minitransfer pretrain' "
                          f"(expected a meta.sizes entry listing the layer sizes)")
     try:
         model = nn.MLP([int(n) for n in sizes.numpy()])
         model.load_state_dict(state)
     except ValueError as error:  # load_state_dict lists one problem per line: join them
         problems = str(error).replace(":\n  ", ": ").replace("\n  ", "; ")
-        raise UsageError(f"--checkpoint: {args.checkpoint} does not fit its own meta.sizes: "
+        raise UsageError(f"--checkpoint: {path} does not fit its own meta.sizes: "
                          f"{problems}") from None
-    sizes = model.sizes
-    model.to(args.device)
-    task = _task(args)
-    _check_k(task, [args.k])
-    if task.source[0].shape[1] != sizes[0]:
-        raise UsageError(f"--checkpoint: the model takes {sizes[0]} inputs but {task.name} images "
+    if task.source[0].shape[1] != model.sizes[0]:
+        raise UsageError(f"--checkpoint: the model takes {model.sizes[0]} inputs but {task.name} images "
                          f"have {task.source[0].shape[1]} pixels")
+    return model
+
+
+def finetune_command(args, log=print):
+    """Load a pretrained checkpoint, replace its head, fine-tune on k examples per class."""
+    if args.save:
+        _check_save_path(args.save, "--save")
+    task = _task(args)
+    model = load_pretrained(args.checkpoint, task, getattr(args, "sha256", None))
+    model.to(args.device)
+    _check_k(task, [args.k])
     from minitransfer.data import k_per_class
 
     log(str(replace_head(model, task.target_classes, generator=args.seed + 1)))
@@ -184,8 +184,8 @@ def finetune_command(args, log=print):
     x_k, y_k = k_per_class(*pool, args.k, seed=args.seed)
     result = fine_tune(model, (x_k, y_k), args.strategy, steps=args.steps, seed=args.seed)
     accuracy = evaluate(model, task.target_test)["accuracy"]
-    log(f"{args.strategy} on {len(y_k)} target examples for {result.history.steps} steps: "
-        f"held-out accuracy {100 * accuracy:.1f}%")
+    log(f"{args.strategy} on {len(y_k)} target examples for {result.history.steps} steps, training "
+        f"{result.trainable_parameters:,} parameters: held-out accuracy {100 * accuracy:.1f}%")
     if args.save:
         _save_checkpoint(model.state_dict(), args.save, "--save")
         log(f"saved the fine-tuned model to {args.save}")

@@ -23,6 +23,9 @@ class OpCase:
     kind: str  # "unary", "binary", "matmul", "reduce", "rows", "logits", "affine", "affine_no_bias"
     examples: tuple  # tuples of input shapes
     values: str = "any"  # "any", "positive" (log, pow) or "distinct" (relu, max: no ties, no 0)
+    # The function whose central differences the backward must match, when it is not ``fn``
+    # itself: only GradientReversal, whose backward is −λ g although its forward is x.
+    reference: object = None
 
 
 def _labels(logits):
@@ -83,6 +86,8 @@ REGISTRY = (
     OpCase("exp", F.Exp, lambda x: x.exp(), "unary", (((3, 4),), ((),))),
     OpCase("log", F.Log, lambda x: x.log(), "unary", (((3, 4),), ((2, 2, 2),)), "positive"),
     OpCase("relu", F.ReLU, lambda x: x.relu(), "unary", (((3, 4),), ((7,),)), "distinct"),
+    OpCase("gradient_reversal", F.GradientReversal, lambda x: F.GradientReversal.apply(x, lambda_=0.7),
+           "unary", (((3, 4),), ((),)), reference=lambda x: x * -0.7),
     OpCase("matmul", F.MatMul, lambda a, b: a @ b, "matmul",
            (((3, 4), (4, 5)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 2)))),
     OpCase("sum", F.Sum, lambda x: x.sum(), "unary", (((3, 4),), ((),))),

@@ -35,11 +35,16 @@ def _steps(record):
     return f"{record['steps_to_target']:.0f} ({record['seeds_reaching_target']}/{record['n_seeds']})"
 
 
+def _trainable(record):
+    count = record.get("trainable_parameters")
+    return "—" if count is None else f"{count:,}"
+
+
 def table_rows(summary):
     header = ("strategy", "k/class", "accuracy % (mean ± std)", "gain vs scratch [95% CI]", "verdict",
-              "steps to target (seeds)")
+              "steps to target (seeds)", "trained parameters")
     rows = [(r["strategy"], str(r["k"]), f"{_percent(r['mean'])} ± {_percent(r['std'])}", _gain(r),
-             _verdict(r), _steps(r)) for r in summary]
+             _verdict(r), _steps(r), _trainable(r)) for r in summary]
     return header, rows
 
 

@@ -79,3 +79,14 @@ def test_markdown_table_and_mean_std():
     assert common.markdown_table(("a", "b"), [(1, 2)]) == "| a | b |\n|---|---|\n| 1 | 2 |"
     assert common.mean_std([0.5, 0.7], scale=100) == "60.0 ± 14.1"
     assert common.mean_std([0.5], scale=100) == "50.0 ± —"
+
+
+def test_a_command_over_several_targets_takes_target_or_targets():
+    parser = argparse.ArgumentParser()
+    options.add_experiment_options(parser, target=None)
+    assert common.targets_of(parser.parse_args([]), ("noise", "invert")) == ["noise", "invert"]
+    assert common.targets_of(parser.parse_args(["--target", "rotate"]), ("noise",)) == ["rotate"]
+    several = parser.parse_args(["--targets", "rotate,none"])
+    assert common.targets_of(several, ("noise",)) == ["rotate", "none"]
+    with pytest.raises(common.UsageError, match="--target and --targets: give one of them"):
+        common.targets_of(parser.parse_args(["--target", "rotate", "--targets", "none"]), ("noise",))

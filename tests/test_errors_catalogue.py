@@ -1229,6 +1229,135 @@ def test_I03_sizes_that_do_not_chain_mixed_dtypes_or_another_forward():
     assert_unchanged(model, before)
 
 
+# ==== transferability, LoRA and the advisor ====================================================
+def _scores():
+    from minitransfer import transferability
+
+    return transferability
+
+
+@pytest.mark.parametrize("labels, words", [
+    (np.array([0, 0, 2, 2]), ("labels", "every class 0..2", "class 1 has none")),
+    (np.array([0.0, 0.0, 1.0, 1.0]), ("labels", "integer class labels", "float64")),
+    (np.array([0, 0, 1]), ("labels", "one label per example (4)", "got 3")),
+    (np.array([-1, -1, 0, 0]), ("labels", "0..C-1", "got -1")),
+], ids=["missing-class", "floats", "wrong-length", "negative"])
+@pytest.mark.parametrize("score", ["logme", "hscore", "leep", "nce"])
+def test_K01_labels_with_a_missing_class_not_integers_or_not_one_per_example(score, labels, words):
+    t = _scores()
+    inputs = {"logme": np.ones((4, 3)), "hscore": np.arange(12.0).reshape(4, 3),
+              "leep": np.full((4, 2), 0.5), "nce": np.array([0, 1, 0, 1])}[score]
+    with raises(ValueError, f"{score}:", *words):
+        getattr(t, score)(inputs, labels)
+
+
+@pytest.mark.parametrize("score", ["logme", "hscore", "leep", "nce"])
+def test_K02_fewer_than_two_examples_of_a_class(score):
+    t = _scores()
+    inputs = {"logme": np.ones((5, 3)), "hscore": np.arange(15.0).reshape(5, 3),
+              "leep": np.full((5, 2), 0.5), "nce": np.array([0, 1, 0, 1, 1])}[score]
+    with raises(ValueError, f"{score}: labels", "at least 2 examples of each class", "class 2 has 1"):
+        getattr(t, score)(inputs, np.array([0, 0, 1, 1, 2]))
+
+
+@pytest.mark.parametrize("features, words", [
+    (np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0], [2.0, 0.0]]),
+     ("expected finite numbers", "nan at index (1, 0)")),
+    (np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 1.0], [2.0, 0.0]]),
+     ("expected finite numbers", "inf at index (1, 0)")),
+    (np.arange(4.0), ("2-D array", "got shape (4,)")),
+    ([["a", "b"]] * 4, ("2-D array of numbers", "list")),
+], ids=["nan", "inf", "1-D", "strings"])
+@pytest.mark.parametrize("score", ["logme", "hscore", "max_evidence"])
+def test_K03_features_that_are_not_a_2d_array_of_finite_numbers(score, features, words):
+    t = _scores()
+    second = np.eye(2)[[0, 0, 1, 1]] if score == "max_evidence" else np.array([0, 0, 1, 1])
+    with raises(ValueError, f"{score}: features", *words):
+        getattr(t, score)(features, second)
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: {"lora": mt_lora().LoRAConfig(r=0)}, ValueError, ("add_lora: r", "from 1 to 4", "body.0",
+                                                             "Linear(4, 6)", "got 0")),
+    (lambda: {"lora": mt_lora().LoRAConfig(r=4)}, ValueError, ("add_lora: r", "from 1 to 3", "body.2",
+                                                             "Linear(6, 3)", "got 4")),
+    (lambda: {"lora": mt_lora().LoRAConfig(r=2.0)}, ValueError, ("add_lora: r", "got 2.0")),
+    (lambda: {"lora": mt_lora().LoRAConfig(alpha=0.0)}, ValueError,
+     ("add_lora: alpha", "positive", "got 0.0")),
+    (lambda: {"lora": {"r": 8}}, TypeError, ("fine_tune: lora", "LoRAConfig", "got dict")),
+], ids=["r=0", "r>min(in,out)", "float-r", "alpha=0", "dict"])
+def test_K04_lora_rank_outside_one_to_min_in_out_or_a_bad_alpha(make, error, words):
+    from minitransfer.transfer import fine_tune
+
+    model = nn.MLP([4, 6, 3, 3], generator=0)  # r ≤ 4 for body.0, r ≤ 3 for body.2
+    before = snapshot(model)
+    x, y = np.ones((6, 4), dtype=np.float32), np.array([0, 1, 2, 0, 1, 2])
+    with raises(error, *words):
+        fine_tune(model, (x, y), "lora", steps=2, **make())
+    assert_unchanged(model, before)
+    assert [type(m).__name__ for m in model.body] == ["Linear", "ReLU", "Linear", "ReLU"]
+
+
+def test_K04_lora_added_twice():
+    lora = mt_lora()
+    model = nn.MLP([4, 5, 3], generator=0)
+    lora.add_lora(model)
+    with raises(ValueError, "add_lora: body.0 already has LoRA factors", "merge_lora(model) first"):
+        lora.add_lora(model)
+
+
+def mt_lora():
+    from minitransfer.transfer import lora
+
+    return lora
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda t: t.leep(np.array([[0.5, 0.6]] * 4), np.array([0, 0, 1, 1])),
+     ("leep: source_probs", "rows of probabilities", "row 0 with sum 1.1")),
+    (lambda t: t.leep(np.array([[1.5, -0.5]] * 4), np.array([0, 0, 1, 1])),
+     ("leep: source_probs", "non-negative", "minimum -0.5")),
+    (lambda t: t.nce(np.array([0.2, 0.8, 0.1, 0.9]), np.array([0, 0, 1, 1])),
+     ("nce: source_predictions", "integers >= 0", "float64")),
+], ids=["sum", "negative", "soft-predictions"])
+def test_K05_leep_without_probabilities_or_nce_without_hard_predictions(call, words):
+    with raises(ValueError, *words):
+        call(_scores())
+
+
+def test_K06_an_unknown_score():
+    t = _scores()
+    with raises(ValueError, "score_model: method", "logme, hscore, leep, nce", "'logmee'"):
+        t.score_model(small_model(), np.ones((4, 4), dtype=np.float32), np.array([0, 0, 1, 1]), "logmee")
+
+
+def test_K07_advise_with_a_bad_checkpoint_or_k(tmp_path, capsys):
+    code, err = run_cli(["advise", "--checkpoint", str(tmp_path / "none.npz")], capsys)
+    assert_usage_error(code, err, "--checkpoint", "no checkpoint file")
+    mt.save({"w": np.ones(3)}, tmp_path / "foreign.npz")
+    code, err = run_cli(["advise", "--checkpoint", str(tmp_path / "foreign.npz")], capsys)
+    assert_usage_error(code, err, "--checkpoint", "not written by 'minitransfer pretrain'")
+    code, err = run_cli(["pretrain", "--steps", "1", "--hidden", "4", "--out", str(tmp_path / "p.npz")],
+                        capsys)
+    assert code == 0
+    for k, words in [("1", ("--k", "from 2", "got 1")), ("500", ("--k", "to 65", "got 500"))]:
+        code, err = run_cli(["advise", "--checkpoint", str(tmp_path / "p.npz"), "--k", k], capsys)
+        assert_usage_error(code, err, *words)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--targets", "jitter"], ("--targets", "at least 2 targets", "got jitter")),
+    (["--targets", "jitter,blur"], ("--targets", "unknown target blur")),
+    (["--ks", "1,10"], ("--ks", "at least 2 labelled examples per class", "k=1")),
+    (["--ks", "500"], ("--ks", "k=500", "only 65 examples of its smallest class")),
+    (["--budgets", "0,30"], ("--budgets", "positive integers", "'0,30'")),
+    (["--finetune-steps", "0"], ("--finetune-steps", "positive integer", "'0'")),
+], ids=["one-target", "unknown-target", "k=1", "k-too-large", "budget-0", "steps-0"])
+def test_K08_transferability_with_bad_options_writes_nothing(tmp_path, capsys, argv, words):
+    out = tmp_path / "out"
+    code, err = run_cli(["transferability", "--out", str(out), *argv], capsys)
+    assert_usage_error(code, err, *words)
+    assert not out.exists()
 # ==== captured steps (minitransfer.capture, fit(capture=True)) ==================================
 def _capture_setup():
     model = small_model()
@@ -1319,6 +1448,160 @@ def test_R07_a_loss_without_a_number_to_minimise_or_nothing_to_train():
         mt.capture(freeze_all, nn.CrossEntropyLoss(), opt, x, y)
     model.requires_grad_(True)
     assert_unchanged(model, before)
+
+
+# ==== domain adaptation =========================================================================
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf"), "1", True])
+def test_A01_a_gradient_reversal_lambda_that_is_not_a_finite_number_at_least_zero(value):
+    with raises(ValueError, "GradientReversal", "lambda_ must be a finite number >= 0", f"got {value!r}"):
+        nn.GradientReversal(value)
+    layer = nn.GradientReversal(1.0)
+    layer.lambda_ = value  # a training loop's bad update is caught at the next forward
+    with raises(ValueError, "GradientReversal", "lambda_"):
+        layer(mt.tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True))
+
+
+def _adapt_data(d=6, classes=3):
+    return (np.zeros((10, d), np.float32), np.arange(10) % classes), np.zeros((5, d), np.float32)
+
+
+def test_A02_source_and_target_features_of_different_sizes():
+    from minitransfer.adapt import adapt, coral_loss, mmd_loss, proxy_a_distance
+
+    for function in (coral_loss, mmd_loss, proxy_a_distance):
+        with raises(ValueError, function.__name__, "must have the same size", "3 source features",
+                    "4 target features", "take both from the same layer"):
+            function(np.ones((8, 3)), np.ones((8, 4)))
+    model = nn.MLP([6, 4, 3], generator=0)
+    before = snapshot(model)
+    source, _ = _adapt_data()
+    with raises(ValueError, "adapt", "same number of features", "(10, 6)", "(5, 5)"):
+        adapt(model, source, np.zeros((5, 5), np.float32), "coral")
+    assert_unchanged(model, before)
+
+
+def test_A03_a_shift_that_changes_the_classes():
+    from minitransfer.adapt import adapt
+    from minitransfer.adapt.compare import check_same_classes
+    from minitransfer.experiment import Task
+
+    x = np.zeros((10, 4), np.float32)
+    task = Task("t", (x, np.arange(10) % 5), (x, np.arange(10)), (x, np.arange(10)), 5, 10)
+    with raises(ValueError, "same classes in source and target", "5 source classes [0, 1, 2, 3, 4]",
+                "10 target classes", "transfer.fine_tune"):
+        check_same_classes(task)
+    model = nn.MLP([6, 4, 2], generator=0)
+    before = snapshot(model)
+    source, target = _adapt_data()
+    with raises(ValueError, "adapt", "source labels run from 0 to 2", "head has 2 outputs"):
+        adapt(model, source, target, "dann")
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda a, m, s, t: a.adapt(m, s, t, "magic"), ("method must be one of", "'magic'")),
+    (lambda a, m, s, t: a.adapt(m, s, t, "dann", steps=0), ("steps must be a positive integer", "got 0")),
+    (lambda a, m, s, t: a.adapt(m, s, t, "mmd", weight=-1), ("weight must be a finite number >= 0",)),
+    (lambda a, m, s, t: a.mmd_loss(np.ones((2, 3)), np.ones((2, 3)), bandwidths=(0, 1)),
+     ("bandwidths must be positive numbers", "(0, 1)")),
+    (lambda a, m, s, t: a.coral_loss(np.ones((1, 3)), np.ones((2, 3))),
+     ("at least 2 examples from each domain", "got 1 source and 2 target")),
+], ids=["method", "steps", "weight", "bandwidths", "too-few"])
+def test_A04_bad_adaptation_arguments(call, words):
+    from minitransfer import adapt
+
+    model = nn.MLP([6, 4, 3], generator=0)
+    before = snapshot(model)
+    source, target = _adapt_data()
+    with raises(ValueError, *words):
+        call(adapt, model, source, target)
+    assert_unchanged(model, before)
+
+
+def test_A05_a_gradcheck_reference_of_another_shape():
+    t = mt.tensor(np.ones((2, 3)), requires_grad=True)
+    with raises(ValueError, "gradcheck", "reference must give an output of fn's shape (2, 3)", "got ()"):
+        mt.gradcheck(lambda a: a * 2, t, reference=lambda a: a.sum())
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--target", "noise", "--targets", "invert"], ("--target and --targets: give one of them",)),
+    (["--methods", "dann,mmd"], ("--methods: source_only is the baseline", "got dann,mmd")),
+], ids=["target-and-targets", "no-baseline"])
+def test_A06_adapt_command_with_both_target_flags_or_without_the_baseline(tmp_path, capsys, argv, words):
+    code, err = run_cli(["adapt", "--out", str(tmp_path / "out"), *argv], capsys)
+    assert_usage_error(code, err, *words)
+    assert not (tmp_path / "out").exists()
+
+
+# ==== pretraining (issue 19) ====================================================================
+def _jittered_source():
+    x = np.arange(60, dtype=np.float32).reshape(30, 2)
+    y = np.tile(np.arange(5).repeat(2), 3)  # 10 images (2 per class), 3 jittered copies each
+    return (x, y), np.tile(np.arange(10), 3)
+
+
+def test_M01_more_images_than_the_source_holds():
+    from minitransfer import pretraining
+
+    source, ids = _jittered_source()
+    with raises(ValueError, "m: expected at most 10", "the source holds 10 distinct images", "got 11"):
+        pretraining.source_images(source, ids, 11)
+    with raises(ValueError, "size: expected at most 30", "got 31"):
+        pretraining.select_coreset(source[0], source[1], 31, "k_center")
+
+
+def test_M02_fewer_images_than_classes_or_an_unknown_rule():
+    from minitransfer import pretraining
+
+    source, ids = _jittered_source()
+    with raises(ValueError, "m: expected at least 5", "one example of each of the source's 5 classes",
+                "got 3"):
+        pretraining.source_images(source, ids, 3)
+    with raises(ValueError, "rule: expected one of random, k_center", "'herding'"):
+        pretraining.select_coreset(source[0], source[1], 5, rule="herding")
+
+
+@pytest.mark.parametrize("patience", [0, -1, 2.5, True])
+def test_M03_patience_below_one(patience):
+    model = small_model()
+    before = snapshot(model)
+    data = (np.ones((6, 4), np.float32), np.arange(6) % 3)
+    with raises(ValueError, "patience: expected a whole number of evaluations >= 1", repr(patience)):
+        pretrain(model, data, steps=5, val=data, patience=patience)
+    assert_unchanged(model, before)
+    with raises(ValueError, "pretrain: early stopping needs both val", "patience=2"):
+        pretrain(model, data, steps=5, patience=2)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), "4"])
+def test_M04_temperature_not_above_zero(temperature):
+    from minitransfer import pretraining
+
+    words = ("temperature: expected a number T > 0", repr(temperature))
+    with raises(ValueError, *words):
+        pretraining.distillation_loss(mt.tensor(np.zeros((2, 3))), np.zeros((2, 3)), temperature)
+    with raises(ValueError, *words):
+        pretraining.DistillationLoss(temperature)
+    student = small_model()
+    before = snapshot(student)
+    with raises(ValueError, *words):
+        pretraining.distill(student, small_model(), np.ones((4, 4), np.float32), temperature=temperature)
+    assert_unchanged(student, before)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--ms", "1000"], ("--ms: expected at most 451", "the source holds 451 distinct images", "got 1000")),
+    (["--ms", "3"], ("--ms: expected at least 5", "got 3")),
+    (["--pretrain-steps", "0"], ("argument --pretrain-steps: expected positive step counts", "'0'")),
+    (["--temperature", "0"], ("argument --temperature: expected a temperature T > 0", "'0'")),
+], ids=["m-too-large", "m-below-classes", "steps", "temperature"])
+def test_M05_scale_refuses_an_m_the_source_cannot_give(argv, words, capsys, tmp_path):
+    out = tmp_path / "never"
+    code, err = run_cli(["scale", *argv, "--out", str(out)], capsys)
+    assert_usage_error(code, err, *words)
+    assert not out.exists()
 
 
 # ==== the document lists every entry ============================================================

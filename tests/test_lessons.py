@@ -132,6 +132,20 @@ EXPECTED = {
          r"loads with sha256=True: 6 arrays", r"one flipped bit: refused, CheckpointError",
          r"\[exercise 13\.1\] not attempted yet"],
         ["input_gradient.png", "accuracy_vs_eps.png", "triggered.png"]),
+    "14_choosing_a_method": (
+        [r"evidence by the iteration (-?\d+\.\d{6}), by the formula directly \1",
+         r"logme\s+10 lp_ft\s+[+-]\d\.\d\d \[", r"H-score at its bound 4 on \d+ of \d+ pairs",
+         r"advisor\s+mean regret\s+\d+\.\d pp", r"advisor vs always full: gain [+-]\d+\.\d pp .* -> ",
+         r"lora\s+\d+\.\d%\s+trains\s+1,861 parameters", r"\[exercise 14\.1\] not attempted yet"],
+        ["scores_vs_accuracy.png"]),
+    "16_what_pretraining_costs": (
+        [r"multiply-adds per example: forward 16,704, backward 25,216, a training step 41,920",
+         r"the engine ran 1,341,440 multiply-adds, the formula says 1,341,440: True",
+         r"the engine ran 544,768 multiply-adds, the formula says 544,768: True",
+         r"gain vs m \(pretraining budget B = (200|1000) steps\)", r"At m=25 the gain over scratch is",
+         r"- full: (pretraining once|never pays)", r"(The cheapest of them is|No efficient method)",
+         r"\[exercise 16\.1\] not attempted yet", r"\[exercise 16\.2\] not attempted yet"],
+        ["gain_vs_m_and_steps.png", "methods.png"]),
     "17_the_captured_step": (
         [r"slots \[0\] x, \[1\] y, \[2\] body\.0\.weight", r"\[4\] = Affine\(\[0\], \[2\], \[3\]\)",
          r"captured vs eager over 10 steps: largest loss difference \d\.\de[+-]\d\d",
@@ -140,6 +154,12 @@ EXPECTED = {
          r"a step's largest: 1 thread \d+ µs, 2 threads \d+ µs -> 2 threads take \d+\.\d\dx",
          r"\[exercise 17\.1\] not attempted yet"],
         ["step_times.png"]),
+    "15_data_mismatch": (
+        [r"gradcheck against -0\.7 x: passed = True", r"caught: gradcheck failed for Unflipped",
+         r"noise\s+raw pixels: proxy A-distance \d\.\d\d", r"invert\s+mmd\s+\d+\.\d",
+         r"beats source-only after Holm's correction \(6 comparisons\)",
+         r"\[exercise 15\.1\] not attempted yet"],
+        ["features_pca.png"]),
 }
 
 
@@ -162,9 +182,23 @@ def _gap_sentence_follows_its_verdict(output):
     assert ("helped (" in cost) == ("the transfer helped" in output), f"lesson 05: {cost!r}"
 
 
+def _gains_read_their_intervals(output):
+    """Lesson 16's sentences about the ends of a curve read each printed interval rightly."""
+    sentences = re.findall(r"([+-]\d+\.\d) \[([+-]\d+\.\d), ([+-]\d+\.\d)\] (?:points )?\(([a-z ]+)",
+                           " ".join(re.findall(r"^At .*", output, re.M)))
+    assert len(sentences) == 4, sentences
+    for _, low, high, words in sentences:
+        if float(low) == 0 or float(high) == 0:
+            continue  # a bound printed as 0.0 may lie on either side of 0
+        expected = ("helped" if float(low) > 0 else "hurt" if float(high) < 0
+                    else "no detectable difference")
+        assert words.startswith(expected), f"lesson 16 reads [{low}, {high}] as {words!r}"
+
+
 # lesson -> functions that check a printed reading against the numbers printed with it
 READINGS = {"04_training_an_mlp": [_lowest_risk_is_read_right],
-            "05_the_document_program": [_gap_sentence_follows_its_verdict]}
+            "05_the_document_program": [_gap_sentence_follows_its_verdict],
+            "16_what_pretraining_costs": [_gains_read_their_intervals]}
 
 
 def run_lesson(path, cwd, **extra_env):

@@ -40,6 +40,14 @@ def load_task(args, target=None):
         raise UsageError(f"--data {args.data}: {error}") from None
 
 
+def targets_of(args, default):
+    """The targets of a command over several: --target (one) or --targets, else ``default``."""
+    if args.target and args.targets:
+        raise UsageError(f"--target and --targets: give one of them, got --target {args.target} and "
+                         f"--targets {','.join(args.targets)}")
+    return [args.target] if args.target else list(args.targets or default)
+
+
 def check_k(task, k, option="--k"):
     """Refuse a k larger than the target pool's smallest class."""
     counts = np.bincount(task.target_train[1])
@@ -75,13 +83,17 @@ def pretrain_per_seed(task, hidden, seeds, steps, device="cpu", log=print):
 
 def output_folder(args, command):
     """Create ``--out`` (default runs/COMMAND), or say in one line why it cannot be used."""
-    out = args.out or os.path.join("runs", command)
+    return make_folder(args.out or os.path.join("runs", command))
+
+
+def make_folder(out):
+    """Create the output folder ``out`` (and its parents); a UsageError naming --out if it cannot."""
     if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"--out: expected a folder, got {out}, which is a file")
+        raise UsageError(f"--out: expected a folder for the run, got {out}, which is a file")
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as error:
-        raise UsageError(f"--out: cannot create the folder {out} ({error.strerror})") from None
+        raise UsageError(f"--out: cannot create the run folder {out} ({error.strerror})") from None
     return out
 
 

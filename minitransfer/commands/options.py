@@ -111,13 +111,9 @@ def add_thread_option(parser):
                              "for this package's small matrices: see README, Threads)")
 
 
-def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, ks_default=None,
-                           seeds_default=3):
-    """The shared flags of an experiment command.
-
-    ``strategies``: (allowed, default) or None when the command has no --strategies;
-    ``k``: the default of a single --k, or None; ``ks_default``: the default of --ks, or None.
-    """
+def add_data_options(parser, target="jitter"):
+    """--data, --data-dir and --target (``target`` its default; None: one target instead of the
+    command's list, read with ``common.targets_of``)."""
     from minitransfer.experiment import TARGETS
 
     parser.add_argument("--data", choices=("digits", "fashion"), default="digits",
@@ -125,7 +121,33 @@ def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, 
     parser.add_argument("--data-dir", default=None, help="folder with the Fashion-MNIST IDX files "
                         "(default: /usr/share/datasets/fashion-mnist)")
     parser.add_argument("--target", choices=TARGETS, default=target,
-                        help=f"how the target task's images differ (default: {target})")
+                        help=f"how the target task's images differ (default: {target})" if target
+                        else "one target, instead of the command's list (--targets)")
+
+
+def add_checkpoint_options(parser, help_text):
+    """--checkpoint PATH and --sha256 [HEX], for the commands that read a pretrained model."""
+    parser.add_argument("--checkpoint", default="pretrained.npz", help=help_text)
+    parser.add_argument("--sha256", nargs="?", const=True, default=None, metavar="HEX",
+                        help="refuse a --checkpoint whose SHA-256 digest differs from HEX (alone: "
+                             "the digest in CHECKPOINT.sha256), before reading it")
+
+
+def add_experiment_options(parser, *, target="jitter", strategies=None, k=None, ks_default=None,
+                           seeds_default=3):
+    """The shared flags of an experiment command.
+
+    ``target``: the default of --target, or None for a command over several targets: it then
+    gets ``--targets`` too, read with ``common.targets_of``;
+    ``strategies``: (allowed, default) or None when the command has no --strategies;
+    ``k``: the default of a single --k, or None; ``ks_default``: the default of --ks, or None.
+    """
+    from minitransfer.experiment import TARGETS
+
+    add_data_options(parser, target)
+    if target is None:  # a command over several targets: --targets, or --target for one
+        parser.add_argument("--targets", type=choices(TARGETS, "target"), default=None,
+                            help="several targets, comma-separated (default: the command's list)")
     if strategies is not None:
         allowed, default = strategies
         parser.add_argument("--strategies", type=choices(allowed, "strategy"), default=list(default),

@@ -11,14 +11,14 @@ through ``unbroadcast`` to get back the input's shape.
 Where each op lives (``functions.Add`` and ``functions.elementwise.Add`` are the same class):
 
     function.py      Function (a node of the graph), unbroadcast
-    elementwise.py   Add, Sub, Mul, Div, Neg, Pow, Exp, Log, ReLU
+    elementwise.py   Add, Sub, Mul, Div, Neg, Pow, Exp, Log, ReLU, GradientReversal
     matmul.py        MatMul, and matmul_2d (the BLAS product the fused ops share)
     reductions.py    Sum, Mean, Max, LogSumExp, LogSoftmax, Softmax
     shape.py         Reshape, Transpose, GetItem, IndexSelect, ToCopy
     fused.py         Affine (nn.Linear) and CrossEntropy (nn.CrossEntropyLoss), one node each
 """
 
-from minitransfer.functions.elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sub
+from minitransfer.functions.elementwise import Add, Div, Exp, GradientReversal, Log, Mul, Neg, Pow, ReLU, Sub
 from minitransfer.functions.function import Function, unbroadcast
 from minitransfer.functions.fused import Affine, CrossEntropy
 from minitransfer.functions.matmul import MatMul, matmul_2d
@@ -27,7 +27,7 @@ from minitransfer.functions.shape import GetItem, IndexSelect, Reshape, ToCopy, 
 
 __all__ = [
     "Function", "unbroadcast",
-    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "ReLU",
+    "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "ReLU", "GradientReversal",
     "MatMul", "matmul_2d",
     "Sum", "Mean", "Max", "LogSumExp", "LogSoftmax", "Softmax",
     "Reshape", "Transpose", "GetItem", "IndexSelect", "ToCopy",

@@ -136,3 +136,23 @@ class ReLU(Function):
 
     def backward(self, g):
         return (g * self.positive,)
+
+
+class GradientReversal(Function):
+    """z = x, the identity; but dL/dx = −λ g: the gradient comes back with its sign flipped,
+    scaled by the constant λ ≥ 0 (Ganin & Lempitsky 2015; Ganin et al., JMLR 2016).
+
+    On purpose, the backward is *not* the derivative of the forward: it is the derivative of
+    x ↦ −λx. Put between a feature extractor and a domain classifier, the classifier still
+    minimises its loss, while the features below receive −λ times that loss's gradient and so
+    move to *maximise* it: they learn to hide which domain an input came from (``adapt.dann``).
+    The gradient check therefore compares this backward with central differences of −λx
+    (``op_registry``: the case's ``reference``).
+    """
+
+    def forward(self, x, lambda_=1.0):
+        self.lambda_ = float(lambda_)  # a Python float keeps g's dtype (float32 stays float32)
+        return x
+
+    def backward(self, g):
+        return (-self.lambda_ * g,)

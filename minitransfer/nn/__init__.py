@@ -5,12 +5,13 @@
 """
 
 from minitransfer.nn import functional, init
-from minitransfer.nn.layers import MLP, Flatten, Identity, Linear, ReLU, Sequential
+from minitransfer.nn.layers import MLP, Flatten, GradientReversal, Identity, Linear, ReLU, Sequential
 from minitransfer.nn.losses import CrossEntropyLoss, MSELoss
 from minitransfer.nn.module import Module
 from minitransfer.nn.parameter import Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "ReLU", "Identity", "Flatten", "Sequential", "MLP",
+    "GradientReversal",
     "CrossEntropyLoss", "MSELoss", "init", "functional",
 ]

@@ -1,4 +1,5 @@
-"""Layers: Linear, ReLU, Identity, Flatten, Sequential and the MLP of the document.
+"""Layers: Linear, ReLU, Identity, Flatten, Sequential, the MLP of the document, and
+GradientReversal (domain adaptation, ``minitransfer.adapt``).
 
 The document's f_θ is a multilayer perceptron:
 
@@ -98,6 +99,35 @@ class ReLU(Module):
 
     def forward(self, x):
         return F.ReLU.apply(x)
+
+
+class GradientReversal(Module):
+    """The identity forward; backward multiplies the gradient by −λ (``functions.GradientReversal``).
+
+    Placed between features and a domain classifier (``adapt.dann``), it makes the features
+    *maximise* the loss the classifier minimises. ``lambda_`` (λ ≥ 0) is a plain attribute: a
+    training loop may change it at every step (DANN ramps it from 0 to 1). PyTorch has no such
+    layer; implementations there write the same two-line autograd Function.
+    """
+
+    def __init__(self, lambda_=1.0):
+        super().__init__()
+        self.lambda_ = check_lambda(lambda_)
+
+    def forward(self, x):
+        return F.GradientReversal.apply(x, lambda_=check_lambda(self.lambda_))
+
+    def extra_repr(self):
+        return f"lambda_={self.lambda_:g}"
+
+
+def check_lambda(value):
+    """λ of a gradient reversal as a float: a finite number >= 0, else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"GradientReversal: lambda_ must be a finite number >= 0 (0 passes no "
+                         f"gradient back, 1 the whole gradient reversed), got {value!r}")
+    return float(value)
 
 
 class Identity(Module):

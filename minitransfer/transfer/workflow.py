@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from minitransfer import backend, nn, optim
 from minitransfer.data import DataLoader, TensorDataset
-from minitransfer.train import as_xy, fit, model_device
+from minitransfer.pretraining.early_stopping import EarlyStopping
+from minitransfer.train import History, as_xy, empirical_risk, fit, model_device
 
 
 def make_loader(data, batch_size, seed, device="cpu"):
@@ -39,19 +40,62 @@ def check_body_head(model, caller):
                         f"(like nn.MLP), got {type(model).__name__}")
 
 
+@dataclass
+class PretrainHistory(History):
+    """``fit``'s History, plus the early-stopping record when ``pretrain`` was given ``val``."""
+
+    early_stopping: EarlyStopping = None  # evaluations, best_step, best_loss; None without val
+
+
 def pretrain(model, source, *, loss_fn=None, steps=1000, lr=1e-3, batch_size=64,
-             optimizer="adam", seed=0, progress=False, capture=True):
+             optimizer="adam", seed=0, progress=False, capture=True, val=None, patience=None,
+             eval_every=50, lr_lambda=None):
     """Pretraining (§3.3.1): minimise the source risk (1/m) Σ_{i≤m} L(yᵢ, f_θ(xᵢ)).
 
     ``source`` is an (x, y) pair or a data set with ``x`` and ``y``; for an autoencoder pass
-    ``(x, x)`` and ``loss_fn=nn.MSELoss()``. Trains ``model`` in place; returns the History.
-    ``capture=True`` (the default) replays a captured step (``replay.capture``): the same
-    numbers as the eager step, without rebuilding the graph at every step.
+    ``(x, x)`` and ``loss_fn=nn.MSELoss()``. Trains ``model`` in place; returns a
+    ``PretrainHistory`` (fit's History). ``capture=True`` (the default) replays a captured step
+    (``replay.capture``): the same numbers as the eager step, without rebuilding the graph at
+    every step.
+
+    Early stopping: with ``val`` (held-out source examples, (x, y)) and ``patience``, the
+    validation risk is computed every ``eval_every`` steps and after the last; training stops
+    at the ``patience``-th evaluation in a row without improvement (patience counts
+    evaluations, not steps) and the weights of the best evaluation are restored
+    (``pretraining.EarlyStopping``; the record is ``history.early_stopping``).
+    ``lr_lambda``: a function f of the step, lr(t) = lr · f(t) (``optim.LambdaLR``, stepped after
+    every optimizer step), e.g. ``pretraining.warmup_cosine(steps, warmup_steps)``.
     """
+    if (val is None) != (patience is None):
+        raise ValueError(f"pretrain: early stopping needs both val (held-out source data) and "
+                         f"patience, got val={'given' if val is not None else None} and "
+                         f"patience={patience!r}")
+    stopper = EarlyStopping(patience) if val is not None else None  # checks patience >= 1
+    if val is not None:
+        as_xy(val)  # checked now, not after the first evaluation
+        if isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1:
+            raise ValueError(f"pretrain: eval_every: expected a whole number of steps >= 1, got "
+                             f"{eval_every!r}")
+    if lr_lambda is not None and not callable(lr_lambda):
+        raise TypeError(f"pretrain: lr_lambda: expected a function of the step, got "
+                        f"{type(lr_lambda).__name__}")
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     loader = make_loader(source, batch_size, seed, model_device(model))
     opt = make_optimizer(model.parameters(), optimizer, lr)
-    return fit(model, loss_fn, opt, loader, steps=steps, progress=progress, capture=capture)
+    scheduler = optim.lr_scheduler.LambdaLR(opt, lr_lambda) if lr_lambda is not None else None
+
+    def after_step(step, loss):
+        if scheduler is not None:
+            scheduler.step()  # per optimizer step, not per epoch
+        if stopper is not None and (step % eval_every == 0 or step == steps):
+            return stopper.update(step, empirical_risk(model, loss_fn, val), model)
+        return False
+
+    history = fit(model, loss_fn, opt, loader, steps=steps, progress=progress, capture=capture,
+                  on_step=after_step if (stopper or scheduler) else None)
+    if stopper is not None:
+        stopper.restore(model)
+    return PretrainHistory(**vars(history), early_stopping=stopper)
 
 
 @dataclass
