@@ -49,7 +49,6 @@ from minitransfer.experiment import make_noisy_task, split_target
 from minitransfer.train import evaluate
 from minitransfer.transfer import (
     DEFAULT_LR,
-    STRATEGIES,
     fine_tune,
     freeze,
     l2sp_penalty,
@@ -62,6 +61,8 @@ FIGURES, save = figures("07")
 SEEDS = [0, 1] if QUICK else [0, 1, 2]
 KS = [5] if QUICK else [5, 25]
 PRETRAIN_STEPS, FINETUNE_STEPS = (300, 60) if QUICK else (1500, 300)
+# The strategies of the table above; fine_tune also has bitfit and lora (lesson 14).
+STRATEGIES = ["scratch", "linear_probe", "full", "lp_ft", "discriminative", "gradual_unfreeze", "l2sp"]
 
 # %% [markdown]
 # The task of lesson 6: clean source images, a noisy target with $k$ labels per class drawn
@@ -74,7 +75,7 @@ source, test = task.source, task.target_test
 pool, validation = split_target(task)
 sizes = [source[0].shape[1], 128, 64, 10]
 print("network", sizes, "| strategies:", ", ".join(STRATEGIES))
-print("default learning rates (Adam):", DEFAULT_LR)
+print("default learning rates (Adam):", {s: DEFAULT_LR[s] for s in STRATEGIES})
 bases = {}  # one pretrained network per seed, shared by every strategy and k
 for seed in SEEDS:
     bases[seed] = nn.MLP(sizes, generator=seed)
