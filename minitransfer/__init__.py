@@ -12,7 +12,6 @@ import importlib
 from minitransfer import nn, optim
 from minitransfer.autograd import enable_grad, is_grad_enabled, no_grad
 from minitransfer.backend import gpu_available, manual_seed
-from minitransfer.checkpoint import CheckpointError, load, save
 from minitransfer.creation import (
     arange,
     from_numpy,
@@ -59,8 +58,15 @@ __all__ = [
 _LAZY_MODULES = ("data", "train", "transfer", "experiment", "adapt")
 
 
+# Names whose module is imported on first use: checkpoints pull in zipfile, hashlib and
+# tempfile, about 1 MB that a training process that never saves does not need.
+_LAZY_NAMES = {"save": "checkpoint", "load": "checkpoint", "CheckpointError": "checkpoint"}
+
+
 def __getattr__(name):
     """``mt.data`` and the other modules above the engine, imported on first use (PEP 562)."""
     if name in _LAZY_MODULES:
         return importlib.import_module(f"minitransfer.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"minitransfer.{_LAZY_NAMES[name]}"), name)
     raise AttributeError(f"module 'minitransfer' has no attribute {name!r}")
