@@ -71,3 +71,14 @@ def test_advise_applies_the_fitted_rule_to_a_pretrain_checkpoint(tiny, capsys):
     assert f"advice: {expected}\n" in out
     assert f"logme = {logme:.4g} {'<' if logme < -0.5 else '>='} -0.5, so {expected}" in out
     assert "note: the rule was measured on digits with bodies 128" in out  # an 8-unit body
+
+
+def test_the_default_targets_are_written_into_the_settings_and_the_report(tiny, monkeypatch):
+    from minitransfer import experiment
+
+    monkeypatch.setattr(experiment, "TARGETS", ("jitter", "rotate"))  # the default list, shortened
+    argv = [a for a in TINY if a not in ("--targets", "jitter,rotate")]
+    assert _run([*argv, "--out", str(tiny / "default")]) == 0
+    document = json.loads((tiny / "default" / "transferability.json").read_text())
+    assert document["settings"]["targets"] == ["jitter", "rotate"]
+    assert "targets jitter, rotate" in (tiny / "default" / "transferability.md").read_text()

@@ -222,8 +222,8 @@ def run(args, log=print):
     held_out = advisor.summarize_held_out(rows, n_resamples=preset["n_resamples"])
     rule = advisor.fit_rule(pairs, candidates)
     peft = peft_table(pairs)
-    settings = settings_of(args, budgets=budgets, finetune_steps=finetune_steps, hidden=list(hidden),
-                           checkpoints=[checkpoint_label(h, b) for h, b in checkpoints],
+    settings = settings_of(args, targets=targets, budgets=budgets, finetune_steps=finetune_steps,
+                           hidden=list(hidden), checkpoints=[checkpoint_label(h, b) for h, b in checkpoints],
                            strategies=strategies, candidates=candidates,
                            learning_rates={s: DEFAULT_LR[s] for s in strategies})
     settings.pop("fit")  # what was measured does not depend on where the rule is written
