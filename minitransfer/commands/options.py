@@ -23,8 +23,9 @@ def choices(allowed, what):
     return parse
 
 
-def ks(text):
-    """'5,25,all' -> [5, 25, None] (None: every labelled example)."""
+def counts_or_all(text, what):
+    """'5,25,all' -> [5, 25, None]: positive integers or 'all' (None), each once, in the order
+    given; ``what`` starts the message for anything else ("k must be a positive integer")."""
     values = []
     for item in text.split(","):
         item = item.strip()
@@ -33,8 +34,13 @@ def ks(text):
         elif item.isdigit() and int(item) > 0:
             values.append(int(item))
         else:
-            raise argparse.ArgumentTypeError(f"k must be a positive integer or 'all', got {item!r}")
-    return list(dict.fromkeys(values))  # each once, in the order given
+            raise argparse.ArgumentTypeError(f"{what} or 'all', got {item!r}")
+    return list(dict.fromkeys(values))
+
+
+def ks(text):
+    """'5,25,all' -> [5, 25, None] (None: every labelled example)."""
+    return counts_or_all(text, "k must be a positive integer")
 
 
 def one_k(text):

@@ -24,18 +24,9 @@ QUICK = {"seeds": [0, 1], "ms": [25, None], "pretrain_steps": [30, 300], "finetu
 
 
 def ms(text):
-    """'10,30,all' -> [10, 30, None] (None: every distinct source image)."""
-    values = []
-    for item in text.split(","):
-        item = item.strip()
-        if item == "all":
-            values.append(None)
-        elif item.isdigit() and int(item) > 0:
-            values.append(int(item))
-        else:
-            raise argparse.ArgumentTypeError(f"m must be a positive number of distinct source "
-                                             f"images or 'all', got {item!r}")
-    return sorted(set(values), key=lambda m: (m is None, m or 0))
+    """'10,30,all' -> [10, 30, None] (None: every distinct source image), smallest first."""
+    values = options.counts_or_all(text, "m must be a positive number of distinct source images")
+    return sorted(values, key=lambda m: (m is None, m or 0))
 
 
 def step_counts(text):
