@@ -169,7 +169,7 @@ save(fig, "graph.png")
 # paths through it have been added up); the node's op turns it into gradients of the op's
 # inputs with one vector–Jacobian product (`ctx.backward(g)`; `ctx` is the op that
 # `node.grad_fn` returns, kept in `node._ctx`), and each input **adds** what it
-# receives to what it already holds — the sum over paths of section 1. `_topological_order`,
+# receives to what it already holds — the sum over paths of section 1. `topological_order`,
 # in the same file, builds the order with the explicit stack of section 3.
 
 # %%

@@ -64,7 +64,8 @@ print(f"digits {x_train.shape}, model {model.sizes}")
 # reverse, writing into those arrays (NumPy's `out=`), then calls `optimizer.step()`. This is
 # what a compiler does for a static graph (CUDA graphs, `torch.compile`). `minitransfer/replay.py`
 # holds it, and what makes it record again (another batch shape, a frozen or replaced
-# parameter), so that a tape is never replayed stale.
+# parameter), so that a tape is never replayed stale; `minitransfer/replay_kernels.py` holds the
+# kernels, each beside the op class of `functions` it mirrors.
 
 # %%
 captured_model = copy.deepcopy(model)
@@ -76,7 +77,7 @@ names = {0: "x", 1: "y"} | {slot: name for name, p in captured_model.named_param
 print("the tape of one step; slots " + ", ".join(f"[{slot}] {name}" for slot, name in sorted(names.items())))
 for kernel in tape.kernels:  # (CrossEntropy reads the labels y from slot 1 too)
     inputs = ", ".join(f"[{i}]" for i in kernel.ins)
-    print(f"  [{kernel.out}] = {type(kernel).__name__.lstrip('_')}({inputs})")
+    print(f"  [{kernel.out}] = {type(kernel).__name__.removesuffix('Kernel')}({inputs})")
 
 # %% [markdown]
 # The replay must give the eager step's numbers. Train two copies side by side:

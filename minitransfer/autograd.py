@@ -80,7 +80,7 @@ def run_backward(root, grad, retain_graph=False):
     """
     grads = {id(root): grad}  # d(root)/d(tensor), summed over paths, for tensors not yet visited
     leaves = []  # the leaves reached, in order
-    for node in reversed(_topological_order(root)):
+    for node in reversed(topological_order(root)):
         g = grads.pop(id(node), None)
         ctx = node._ctx
         if g is None:
@@ -109,7 +109,7 @@ def run_backward(root, grad, retain_graph=False):
         kept.add(id(g))
 
 
-def _topological_order(root):
+def topological_order(root):
     """The results of operations below ``root``, each one after all the results it was made from.
 
     Iterative depth-first search with an explicit stack, so a chain of 10,000 ops does not hit

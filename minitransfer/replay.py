@@ -45,17 +45,13 @@ import math
 import numpy as np
 
 from minitransfer import backend
-from minitransfer import functions as F
-from minitransfer.autograd import _topological_order, enable_grad, no_grad
+from minitransfer import replay_kernels as kernels
+from minitransfer.autograd import enable_grad, no_grad, topological_order
 from minitransfer.nn.module import Module
+from minitransfer.replay_kernels import CaptureError, X, Y
 from minitransfer.tensor import Tensor
 
-X, Y = 0, 1  # the slots of the step's inputs: the only ones whose arrays change between steps
 KEPT_TAPES = 4
-
-
-class CaptureError(RuntimeError):
-    """``capture`` cannot record this step faithfully; train it eagerly instead."""
 
 
 def capture(model, loss_fn, optimizer, x, y):
@@ -120,7 +116,7 @@ class Tape:
         if not isinstance(loss, Tensor) or loss.numel() != 1 or loss.grad_fn is None:
             raise CaptureError("capture: loss_fn must return a single-number Tensor computed "
                                "from the model's output")
-        nodes = _topological_order(loss)  # op results, each after the tensors it was made from
+        nodes = topological_order(loss)  # op results, each after the tensors it was made from
         self.values, slot_of = [x, y], {id(x_leaf): X, id(y_leaf): Y}
         self.leaves = []  # (tensor, its array, its requires_grad, its slot): the guards
         for node in nodes:
@@ -136,7 +132,7 @@ class Tape:
                 raise CaptureError(f"capture: needs NumPy or CuPy arrays (kernels write with out=, "
                                    f"which the array API standard lacks), got {type(array).__name__}")
         self.grads = [None] * len(self.values)
-        self.kernels = [_kernel(node.grad_fn, [slot_of[id(t)] for t in node.grad_fn.inputs],
+        self.kernels = [kernels.make_kernel(node.grad_fn, [slot_of[id(t)] for t in node.grad_fn.inputs],
                                 slot_of[id(node)], self) for node in nodes]
         self.root, output_slot = slot_of[id(loss)], slot_of.get(id(out))
         if output_slot is None or output_slot <= Y:
@@ -187,7 +183,8 @@ class Tape:
         """Replay the forward pass on (x, y) and on two made-up batches; each must agree with an
         eager pass, or the model or loss reads something the tape does not hold. (A safety net,
         not a proof: a dependence that the made-up batches happen not to show is not seen.)"""
-        classes = min((k.classes for k in self.kernels if isinstance(k, _CrossEntropy)), default=None)
+        classes = min((k.classes for k in self.kernels if isinstance(k, kernels.CrossEntropyKernel)),
+                      default=None)
         for seed in (None, 0, 1):  # one batch at a time: the made-up ones are as large as x
             if seed is None:
                 batch, eager = (x, y), (eager_loss, eager_out)
@@ -263,207 +260,3 @@ def _close(replayed, eager):
     tolerance = float(np.sqrt(np.finfo(eager.dtype).eps)) if eager.dtype.kind == "f" else 0.0
     scale = float(np.max(np.abs(eager[np.isfinite(eager)]), initial=0.0))
     return bool(np.allclose(replayed, eager, rtol=tolerance, atol=tolerance * scale, equal_nan=True))
-
-
-# ---- kernels: one per op, forward and backward on the tape's arrays --------------------------
-class _Kernel:
-    """An op of the tape. ``forward`` reads ``values[ins]`` and writes ``values[out]`` in place;
-    ``backward`` turns ``grads[out]`` into the gradients of the inputs that ``wants``."""
-
-    def __init__(self, ctx, ins, out, tape):
-        self.ins, self.out, self.values, self.grads = ins, out, tape.values, tape.grads
-        self.xp = xp = backend.namespace(tape.values[out])
-        # numpy.sum, .max and .min are Python wrappers (~1.5 µs a call) around the ufuncs' reduce
-        self.sum, self.max, self.min = ((np.add.reduce, np.maximum.reduce, np.minimum.reduce)
-                                        if xp is np else (xp.sum, xp.max, xp.min))
-        self.setup(ctx, tape)
-
-    def setup(self, ctx, tape):
-        pass
-
-    def grad_shape(self, i):
-        """The shape of the input's gradient as the op computes it (before unbroadcasting)."""
-        return self.values[self.out].shape
-
-    def target(self, i):
-        """Where to compute input i's gradient: its buffer itself, or a scratch array."""
-        return self.grads[self.ins[i]] if self.direct[i] else self.scratch[i]
-
-    def deliver(self, i):
-        if not self.direct[i]:
-            self.put(i, self.scratch[i])
-
-    def put(self, i, value):
-        """Input i's gradient += value (summed back over broadcast axes); = for the first part."""
-        buffer = self.grads[self.ins[i]]
-        value = F.unbroadcast(value, buffer.shape)
-        if self.first[i]:
-            buffer[...] = value
-        else:
-            buffer += value if value.dtype == buffer.dtype else self.xp.astype(value, buffer.dtype)
-
-
-class _Affine(_Kernel):
-    """functions.Affine: z = x Wᵀ + b.   dx = g W,  dW = gᵀ x,  db = Σ_rows g."""
-
-    def setup(self, ctx, tape):
-        if ctx.x.ndim != 2:
-            raise CaptureError(f"capture: Linear on inputs of shape {tuple(ctx.x.shape)}; the "
-                               f"replay kernel takes (batch, features) only")
-        # NumPy's matmul computes batch 1's outer product gᵀ x without BLAS; dot uses it.
-        self.outer = np.dot if self.xp is np and ctx.x.shape[0] == 1 else self.xp.matmul
-
-    def grad_shape(self, i):
-        return self.values[self.ins[i]].shape
-
-    def forward(self):
-        v, ins = self.values, self.ins
-        z = self.xp.matmul(v[ins[0]], v[ins[1]].T, out=v[self.out])
-        if len(ins) == 3:
-            z += v[ins[2]]
-
-    def backward(self):
-        v, ins, wants, g = self.values, self.ins, self.wants, self.grads[self.out]
-        if wants[0]:
-            self.xp.matmul(g, v[ins[1]], out=self.target(0))
-            self.deliver(0)
-        if wants[1]:
-            self.outer(g.T, v[ins[0]], out=self.target(1))
-            self.deliver(1)
-        if len(ins) == 3 and wants[2]:
-            self.sum(g, axis=0, out=self.target(2))
-            self.deliver(2)
-
-
-class _ReLU(_Kernel):
-    """functions.ReLU: z = max(x, 0).   dx = g ⊙ [x > 0]."""
-
-    def setup(self, ctx, tape):
-        self.positive = self.xp.empty_like(self.values[self.out])
-
-    def forward(self):
-        self.xp.maximum(self.values[self.ins[0]], 0.0, out=self.values[self.out])
-
-    def backward(self):
-        self.xp.greater(self.values[self.ins[0]], 0.0, out=self.positive)  # 1.0 or 0.0
-        self.xp.multiply(self.grads[self.out], self.positive, out=self.target(0))
-        self.deliver(0)
-
-
-class _CrossEntropy(_Kernel):
-    """functions.CrossEntropy of the logits and the step's labels y, as the op computes it:
-    ℓᵢ = log Σ_c exp(z_ic) − z_{i,yᵢ}.   dz = (softmax(z) − onehot(y)) · g / N for the mean."""
-
-    def setup(self, ctx, tape):
-        xp, logits, labels = self.xp, tape.values[self.ins[0]], tape.values[Y]
-        n, self.classes = logits.shape
-        self.reduction, self.n = ctx.reduction, n
-        self.class_ids = xp.arange(self.classes)
-        if labels.shape != (n,) or not bool(xp.all(ctx.one_hot == (labels[:, None] == self.class_ids))):
-            raise CaptureError("capture: CrossEntropy's labels must be the step's y itself")
-        self.shifted, self.softmax, self.one_hot = (xp.empty_like(logits) for _ in range(3))
-        self.row_max, self.total = xp.empty((n, 1), logits.dtype), xp.empty((n, 1), logits.dtype)
-
-    def grad_shape(self, i):
-        return self.values[self.ins[0]].shape
-
-    def forward(self):
-        xp, logits, labels = self.xp, self.values[self.ins[0]], self.values[Y]
-        xp.equal(labels[:, None], self.class_ids, out=self.one_hot)
-        if self.sum(self.one_hot, axis=None) != self.n:  # a label outside [0, C) matches no class
-            raise ValueError(f"CrossEntropyLoss: labels must lie in [0, {self.classes}) for logits "
-                             f"with {self.classes} classes, got values from {int(self.min(labels))} "
-                             f"to {int(self.max(labels))}")
-        self.max(logits, axis=1, keepdims=True, out=self.row_max)
-        shifted = xp.subtract(logits, self.row_max, out=self.shifted)  # no overflow in exp
-        xp.exp(shifted, out=self.softmax)
-        self.sum(self.softmax, axis=1, keepdims=True, out=self.total)
-        self.softmax /= self.total
-        shifted -= xp.log(self.total, out=self.total)  # log-probabilities, in place
-        shifted *= self.one_hot
-        loss = self.values[self.out]
-        if self.reduction == "none":
-            self.sum(shifted, axis=1, out=loss)
-            xp.negative(loss, out=loss)
-        else:  # −Σ, divided by N for the mean (−(s / N) and s / −N round alike)
-            self.sum(shifted, axis=None, out=loss)
-            xp.divide(loss, -self.n if self.reduction == "mean" else -1, out=loss)
-
-    def backward(self):
-        g, grad = self.grads[self.out], self.target(0)
-        self.xp.subtract(self.softmax, self.one_hot, out=grad)
-        if self.reduction == "none":
-            grad *= self.xp.reshape(g, (-1, 1))
-        else:
-            grad *= g / self.n if self.reduction == "mean" else g
-        self.deliver(0)
-
-
-class _Add(_Kernel):
-    """functions.Add: z = a + b.   da = g,  db = g."""
-
-    def forward(self):
-        self.xp.add(self.values[self.ins[0]], self.values[self.ins[1]], out=self.values[self.out])
-
-    def backward(self):
-        for i in (0, 1):
-            if self.wants[i]:
-                self.put(i, self.grads[self.out])
-
-
-class _Sub(_Kernel):
-    """functions.Sub: z = a − b.   da = g,  db = −g."""
-
-    def forward(self):
-        self.xp.subtract(self.values[self.ins[0]], self.values[self.ins[1]], out=self.values[self.out])
-
-    def backward(self):
-        if self.wants[0]:
-            self.put(0, self.grads[self.out])
-        if self.wants[1]:
-            self.xp.negative(self.grads[self.out], out=self.target(1))
-            self.deliver(1)
-
-
-class _Mul(_Kernel):
-    """functions.Mul: z = a ⊙ b.   da = g ⊙ b,  db = g ⊙ a."""
-
-    def forward(self):
-        self.xp.multiply(self.values[self.ins[0]], self.values[self.ins[1]], out=self.values[self.out])
-
-    def backward(self):
-        for i, other in ((0, 1), (1, 0)):
-            if self.wants[i]:
-                self.xp.multiply(self.grads[self.out], self.values[self.ins[other]], out=self.target(i))
-                self.deliver(i)
-
-
-class _Sum(_Kernel):
-    """functions.Sum and functions.Mean over ``axes``.   dx = g (÷ N for the mean) spread back."""
-
-    def setup(self, ctx, tape):
-        self.axes, self.keepdims, self.count = ctx.axes, ctx.keepdims, getattr(ctx, "count", None)
-        self.reduce = self.sum if self.count is None else self.xp.mean
-
-    def forward(self):
-        self.reduce(self.values[self.ins[0]], axis=self.axes, keepdims=self.keepdims,
-                    out=self.values[self.out])
-
-    def backward(self):
-        shape = self.values[self.ins[0]].shape
-        g = self.grads[self.out]
-        if not self.keepdims:
-            g = self.xp.reshape(g, tuple(1 if i in self.axes else n for i, n in enumerate(shape)))
-        self.put(0, self.xp.broadcast_to(g if self.count is None else g / self.count, shape))
-
-
-KERNELS = {F.Affine: _Affine, F.ReLU: _ReLU, F.CrossEntropy: _CrossEntropy, F.Add: _Add,
-           F.Sub: _Sub, F.Mul: _Mul, F.Sum: _Sum, F.Mean: _Sum}
-
-
-def _kernel(ctx, ins, out, tape):
-    kernel = KERNELS.get(type(ctx))
-    if kernel is None:
-        raise CaptureError(f"capture: no replay kernel for {type(ctx).__name__} (kernels exist for "
-                           f"{', '.join(op.__name__ for op in KERNELS)}); train this model eagerly")
-    return kernel(ctx, ins, out, tape)
