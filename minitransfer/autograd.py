@@ -82,9 +82,9 @@ def run_backward(root, grad, retain_graph=False):
     leaves = []  # the leaves reached, in order
     for node in reversed(topological_order(root)):
         g = grads.pop(id(node), None)
-        ctx = node._ctx
         if g is None:
             continue
+        ctx = node._ctx
         if ctx is None or node._retain_grad:
             node._accumulate_grad(g, shared=True)  # the caller's grad, or one the walk goes on with
         if ctx is None:  # only when backward() was called on a leaf
@@ -125,15 +125,15 @@ def topological_order(root):
         elif id(node) not in visited:
             visited.add(id(node))
             stack.append((node, True))
-            if node._ctx is not None:
-                if node._ctx.inputs is None:
+            ctx = node._ctx
+            if ctx is not None:
+                if ctx.inputs is None:
                     raise RuntimeError("backward(): trying to backward through a graph a second "
                                        "time (its saved values were freed); use "
                                        "backward(retain_graph=True)")
-                if [t._version for t in node._ctx.inputs] != node._ctx.saved_versions:
-                    _raise_modified_in_place(node._ctx)  # before any gradient is accumulated
-                stack += [(t, False) for t in node._ctx.inputs
-                          if t._ctx is not None and id(t) not in visited]
+                if [t._version_counter[0] for t in ctx.inputs] != ctx.saved_versions:  # t._version
+                    _raise_modified_in_place(ctx)  # before any gradient is accumulated
+                stack += [(t, False) for t in ctx.inputs if t._ctx is not None and id(t) not in visited]
     return order
 
 

@@ -86,7 +86,7 @@ class CapturedStep:
         if math.isfinite(loss.item()):
             tape.backward()
             self.optimizer.step()
-        return Tensor(loss.copy())
+        return Tensor._from_op(loss.copy(), None)  # a new leaf, as Tensor(...) makes, unchecked
 
 
 def _array(t, name):

@@ -33,19 +33,20 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         arrays = [t.data for t in inputs]
-        for array in arrays[1:]:
-            if type(array) is not type(arrays[0]):
+        kind = type(arrays[0])
+        for array in arrays:
+            if type(array) is not kind:
                 raise ValueError(f"{cls.__name__}: all inputs must be on the same device, got "
                                  f"{inputs[0].device} and {backend.device_of(array)} "
-                                 f"({type(arrays[0]).__name__} and {type(array).__name__})")
+                                 f"({kind.__name__} and {type(array).__name__})")
         fn = cls()
         out = fn.forward(*arrays, **params)
-        if isinstance(out, np.generic):  # NumPy reductions return scalars, not 0-d arrays
+        if type(out) is not kind and isinstance(out, np.generic):  # NumPy reductions return scalars
             out = np.asarray(out)
         needs_input_grad = [t.requires_grad for t in inputs]
         if _GradMode.enabled and True in needs_input_grad:
             fn.inputs, fn.needs_input_grad = inputs, needs_input_grad
-            fn.saved_versions = [t._version for t in inputs]
+            fn.saved_versions = [t._version_counter[0] for t in inputs]  # t._version, inlined
             return Tensor._from_op(out, fn)
         return Tensor._from_op(out, None)
 
