@@ -86,14 +86,22 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
         x_train, y_train, x_test, y_test = train.x, train.y, test.x, test.y
     else:
         raise ValueError(f"data: expected 'digits' or 'fashion', got {data!r}")
-    source_x, source_y = x_train[y_train < 5], y_train[y_train < 5]
-    images = np.arange(len(source_y))  # source_images: row i was made from image images[i]
-    if target == "jitter":
-        source_x = np.concatenate([transforms.jitter(source_x, 2, seed=s) for s in range(source_copies)])
-        source_y, images = np.tile(source_y, source_copies), np.tile(images, source_copies)
-    if len(source_x) > max_source:  # Fashion-MNIST: a subsample keeps pretraining to seconds
-        keep = np.random.default_rng(0).permutation(len(source_x))[:max_source]
-        source_x, source_y, images = source_x[keep], source_y[keep], images[keep]
+    source_rows = np.flatnonzero(y_train < 5)  # where the source's images are in x_train
+    copies = source_copies if target == "jitter" else 1
+    total = copies * len(source_rows)  # the source's rows: every image, `copies` times over
+    keep = (np.random.default_rng(0).permutation(total)[:max_source] if total > max_source
+            else np.arange(total))  # Fashion-MNIST: a subsample keeps pretraining to seconds
+    # Row r of the full source is copy r // n of image r % n: only the rows kept are made.
+    copy_of, images = np.divmod(keep, len(source_rows))  # source_images: row i is image images[i]
+    source_y = y_train[source_rows[images]]
+    if target == "jitter":  # copy s jittered with seed s (300,000 Fashion-MNIST rows, 12,000 kept)
+        clean = x_train[source_rows]
+        source_x = np.empty((len(keep), clean.shape[1]), clean.dtype)
+        for s in range(copies):
+            mine = copy_of == s
+            source_x[mine] = transforms.jitter(clean, 2, seed=s, rows=images[mine])
+    else:
+        source_x = x_train[source_rows[images]]
     t_train = target_transform(target, x_train[y_train >= 5], seed=101)
     t_test = target_transform(target, x_test[y_test >= 5], seed=202)
     s_test = x_test[y_test < 5]  # held out from pretraining, in the source's own domain

@@ -89,6 +89,25 @@ def test_jitter_shift_drops_what_leaves_the_frame():
     assert set(sums.tolist()) == {0.0, 1.0}
 
 
+@given(image_batches(), st.integers(0, 3), st.integers(0, 1000), st.data())
+def test_jitter_of_some_rows_is_those_rows_of_the_full_jitter(batch, max_shift, seed, data):
+    x, _ = batch
+    rows = np.array(data.draw(st.lists(st.integers(0, len(x) - 1), max_size=8)), dtype=np.int64)
+    out = transforms.jitter(x, max_shift, seed, rows=rows)
+    np.testing.assert_array_equal(out, transforms.jitter(x, max_shift, seed)[rows])
+    assert out.shape == (len(rows), x.shape[1]) and out.dtype == x.dtype
+
+
+def test_jitter_refuses_bad_rows():
+    x = np.zeros((4, 9), np.float32)
+    with pytest.raises(ValueError, match=r"jitter: rows: expected indices in \[0, 4\), got values "
+                                         r"from 4 to 4"):
+        transforms.jitter(x, 1, 0, rows=np.array([4]))
+    with pytest.raises(ValueError, match="jitter: rows: expected a 1-D array of integer indices, "
+                                         "got dtype float64"):
+        transforms.jitter(x, 1, 0, rows=np.array([0.5]))
+
+
 def test_different_seeds_differ():
     x = np.random.default_rng(0).random((8, 64), dtype=np.float32)
     assert not np.array_equal(transforms.jitter(x, 2, seed=0), transforms.jitter(x, 2, seed=1))

@@ -223,3 +223,20 @@ def test_the_main_job_runs_five_seeds_by_default():
 
     assert build_parser().parse_args(["run"]).seeds == [0, 1, 2, 3, 4]
     assert build_parser().parse_args(["run", "--seeds", "3"]).seeds == [0, 1, 2]
+
+
+def test_make_task_subsamples_the_jittered_source_as_if_every_copy_had_been_made():
+    """make_task shifts only the source rows it keeps; they must be the rows that jittering all
+    copies and then subsampling gives (the construction it replaced, written out here)."""
+    from minitransfer.data import digits, train_test_split, transforms
+    from minitransfer.experiment import make_task
+
+    task = make_task("digits", "jitter", source_copies=3, max_source=500)
+    ds = digits()
+    x_train, _, y_train, _ = train_test_split(ds.x, ds.y, test_fraction=0.5, seed=0)
+    clean, labels = x_train[y_train < 5], y_train[y_train < 5]
+    every = np.concatenate([transforms.jitter(clean, 2, seed=s) for s in range(3)])
+    keep = np.random.default_rng(0).permutation(len(every))[:500]
+    np.testing.assert_array_equal(task.source[0], every[keep])
+    np.testing.assert_array_equal(task.source[1], np.tile(labels, 3)[keep])
+    np.testing.assert_array_equal(task.source_images, np.tile(np.arange(len(labels)), 3)[keep])
