@@ -3,8 +3,13 @@
 import math
 
 from minitransfer import backend
-from minitransfer.autograd import no_grad
-from minitransfer.optim.optimizer import Optimizer, check_non_negative, write_into
+from minitransfer.optim.optimizer import (
+    Optimizer,
+    check_non_negative,
+    scale_in_place,
+    subtract_in_place,
+    write_into,
+)
 
 
 class Adam(Optimizer):
@@ -37,7 +42,6 @@ class Adam(Optimizer):
         if len(betas) != 2 or not all(0 <= float(beta) < 1 for beta in betas):
             raise ValueError(f"{name}: betas must be two numbers in [0, 1), got {betas!r}")
 
-    @no_grad()
     def _update(self):
         for group in self.param_groups:
             # Python floats keep float32 arrays float32 (a NumPy float64 scalar would not).
@@ -55,7 +59,7 @@ class Adam(Optimizer):
         work, spare = self._work(p, 2) if l2 else (self._work(p, 1)[0], None)
         if weight_decay != 0:
             if self.decoupled_weight_decay:
-                p.mul_(1 - lr * weight_decay)  # AdamW: shrink θ itself, outside the moments
+                scale_in_place(p, 1 - lr * weight_decay)  # AdamW: shrink θ itself, outside the moments
             else:
                 g = write_into(spare, xp.multiply, p.data, weight_decay)  # g = λθ + ∇θ, in ``spare``
                 g += p.grad.data
@@ -79,7 +83,7 @@ class Adam(Optimizer):
         denominator += eps
         step = write_into(work, xp.divide, m, denominator)  # m / (√v̂ + ε), over the denominator
         step *= lr / bias_correction1
-        p.sub_(step)
+        subtract_in_place(p, step)
 
 
 class AdamW(Adam):

@@ -1,8 +1,13 @@
 """Stochastic gradient descent, with PyTorch's momentum, dampening, Nesterov and weight decay."""
 
 from minitransfer import backend
-from minitransfer.autograd import no_grad
-from minitransfer.optim.optimizer import Optimizer, check_non_negative, copy_array, write_into
+from minitransfer.optim.optimizer import (
+    Optimizer,
+    check_non_negative,
+    copy_array,
+    subtract_in_place,
+    write_into,
+)
 
 
 class SGD(Optimizer):
@@ -38,7 +43,6 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: nesterov momentum needs momentum > 0 and dampening = 0, got "
                              f"momentum={group['momentum']!r}, dampening={group['dampening']!r}")
 
-    @no_grad()
     def _update(self):
         for group in self.param_groups:
             # Python floats keep float32 arrays float32 (a NumPy float64 scalar would not).
@@ -52,6 +56,9 @@ class SGD(Optimizer):
         """The rule above for one parameter, in place: temporaries go into two work arrays."""
         xp = backend.namespace(p.data)
         grad = p.grad.data  # read only: p.grad must be left as it is
+        if momentum == 0 and weight_decay == 0:  # the plain rule, the commonest: θ −= η ∇θ
+            subtract_in_place(p, write_into(self._work(p, 1)[0], xp.multiply, grad, lr))
+            return
         spare_needed = momentum != 0 and (nesterov or dampening != 0)
         work, spare = self._work(p, 2) if spare_needed else (self._work(p, 1)[0], None)
         g = grad
@@ -77,4 +84,4 @@ class SGD(Optimizer):
         step = g if g is work or g is spare else write_into(work, xp.multiply, g, lr)
         if step is g:
             step *= lr
-        p.sub_(step)
+        subtract_in_place(p, step)
