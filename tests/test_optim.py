@@ -51,10 +51,13 @@ def test_sgd_weight_decay_adds_lambda_theta_to_the_gradient():
     np.testing.assert_allclose(values(p), [2.0 - 0.5 * 1.2, -4.0 - 0.5 * 0.6], rtol=1e-15)
 
 
-@pytest.mark.parametrize("make", [
-    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
-    lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1),
-    lambda ps: optim.AdamW(ps, lr=0.1)])
+STEPPERS = [lambda ps: optim.SGD(ps, lr=0.1),  # the plain rule, which SGD says first
+            lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+            lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1),
+            lambda ps: optim.AdamW(ps, lr=0.1)]
+
+
+@pytest.mark.parametrize("make", STEPPERS)
 def test_step_never_writes_into_the_gradient_and_bumps_the_version(make):
     p = param([1.0, 2.0], grad=[0.5, -1.0])
     grad_array = p.grad.data
@@ -65,6 +68,17 @@ def test_step_never_writes_into_the_gradient_and_bumps_the_version(make):
     assert p.grad.data is grad_array
     np.testing.assert_array_equal(grad_array, [0.5, -1.0])
     assert p._version > version
+
+
+@pytest.mark.parametrize("make", STEPPERS)
+def test_a_graph_that_saved_a_parameter_refuses_backward_after_a_step(make):
+    """The update writes the parameter's array; its version bump is what makes a graph built
+    before the step refuse to backward with the new values (as after ``sub_``)."""
+    p = param([1.0, 2.0], grad=[0.5, -1.0])
+    loss = (p * p).sum()
+    make([p]).step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
 
 
 # ---- Adam and AdamW --------------------------------------------------------------------------
