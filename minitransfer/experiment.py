@@ -11,8 +11,6 @@ an accuracy.
 """
 
 import copy
-import json
-import os
 import time
 from dataclasses import dataclass
 
@@ -20,7 +18,7 @@ import numpy as np
 
 from minitransfer import nn, stats
 from minitransfer.data import k_per_class, k_per_class_indices, train_test_split, transforms
-from minitransfer.fileio import atomic_write_bytes
+from minitransfer.results_file import append_result, load_results, rewrite_results, run_key
 from minitransfer.train import evaluate
 from minitransfer.transfer import fine_tune, pretrain, replace_head
 
@@ -112,11 +110,6 @@ def make_task(data="digits", target="jitter", data_dir=None, source_copies=10, m
                 source_images=images)
 
 
-# What every run record holds (``compare`` writes them; ``summarize`` and the report read them).
-_RECORD_FIELDS = ("strategy", "k", "seed", "accuracy", "train_examples", "steps", "seconds",
-                  "final_loss", "curve")
-
-
 def make_noisy_task(data="auto", data_dir=None, pool_size=None, log=print):
     """The same ten classes in a new domain: a clean source, and a target from a noisy sensor.
 
@@ -151,57 +144,6 @@ def make_noisy_task(data="auto", data_dir=None, pool_size=None, log=print):
         name = "digits clean -> noisy"
     return Task(name, source, (transforms.add_noise(pool[0], sigma, seed=1), pool[1]),
                 (transforms.add_noise(held_out[0], sigma, seed=2), held_out[1]), 10, 10)
-
-
-def run_key(record):
-    return (record["strategy"], record["k"], record["seed"])
-
-
-def load_results(path):
-    """Runs already finished, from a results file written by ``compare`` (one JSON per line).
-
-    A line cut off by a kill in the middle of a write is ignored: that run is simply redone.
-    So is any line that is not a run record, and a second record of the same run.
-    """
-    done, seen = [], set()
-    if path and os.path.exists(path):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                try:
-                    record = json.loads(line)
-                    key = run_key(record)
-                    if any(field not in record for field in _RECORD_FIELDS):
-                        continue
-                except (json.JSONDecodeError, TypeError, KeyError):
-                    continue
-                if key not in seen:
-                    seen.add(key)
-                    done.append(record)
-    return done
-
-
-def _rewrite_results(path, records):
-    """Replace the results file by exactly ``records``, atomically, when it holds anything else.
-
-    A kill in the middle of an append can leave a last line without its newline; the next
-    append would then be glued to it, and both runs would be lost. Rewriting the file with the
-    complete records first keeps every later append on a line of its own.
-    """
-    if not path or not os.path.exists(path):
-        return
-    text = "".join(json.dumps(record) + "\n" for record in records)
-    with open(path, encoding="utf-8", errors="replace") as f:
-        if f.read() == text:
-            return
-    atomic_write_bytes(path, text.encode())
-
-
-def _append_result(path, record):
-    """Append one finished run as one line, flushed and fsync'ed before the next run starts."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 # The validation set: this share of the smallest class of the target's training pool, per
@@ -240,7 +182,7 @@ def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, fin
     it are skipped: that is how ``--resume`` works. Returns one record per run.
     """
     results = load_results(results_path)
-    _rewrite_results(results_path, results)
+    rewrite_results(results_path, results)
     done = {run_key(r) for r in results}
     dim = task.source[0].shape[1]
     pool, validation = split_target(task)
@@ -269,7 +211,7 @@ def compare(task, strategies, ks, seeds, *, hidden=128, pretrain_steps=2000, fin
                       "trainable_parameters": result.trainable_parameters}
             results.append(record)
             if results_path:
-                _append_result(results_path, record)
+                append_result(results_path, record)
     return results
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import minitransfer as mt
-from minitransfer.experiment import _append_result, _rewrite_results, load_results
+from minitransfer.results_file import append_result, load_results, rewrite_results
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -158,11 +158,11 @@ def test_a_cut_off_line_is_dropped_before_the_next_append(tmp_path):
                     + json.dumps(record) + "\n" + '{"strategy": "full", "k": 5, "se')
     done = load_results(path)
     assert done == [record]  # not a record, incomplete, a duplicate and a cut-off line: skipped
-    _rewrite_results(path, done)
-    _append_result(path, dict(record, seed=1))
+    rewrite_results(path, done)
+    append_result(path, dict(record, seed=1))
     assert [json.loads(line)["seed"] for line in _lines(path)] == [0, 1]
     before = path.stat().st_mtime_ns
-    _rewrite_results(path, load_results(path))  # nothing to repair: the file is not rewritten
+    rewrite_results(path, load_results(path))  # nothing to repair: the file is not rewritten
     assert path.stat().st_mtime_ns == before
 
 
