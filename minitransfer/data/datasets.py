@@ -76,8 +76,8 @@ def _digits_table():
 
     Read straight from scikit-learn's file ``datasets/data/digits.csv.gz``, the one that
     ``sklearn.datasets.load_digits`` reads, found without importing scikit-learn: the import
-    takes about 1.5 s, twenty times the read, and every command on the digits paid it. Where the
-    file is not at that place (another layout of scikit-learn), ``load_digits`` finds it.
+    takes about 0.9 s here, 150 times the read (6 ms), and every command on the digits paid it.
+    Where the file is not at that place (another layout of scikit-learn), ``load_digits`` finds it.
     """
     spec = importlib.util.find_spec("sklearn")  # where the package is; nothing is imported
     if spec is None or spec.origin is None:
