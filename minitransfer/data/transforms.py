@@ -77,14 +77,15 @@ def jitter(x, max_shift, seed, side=None, rows=None):
     n = len(images)
     dy = rng.integers(-m, m + 1, size=n)
     dx = rng.integers(-m, m + 1, size=n)
-    which = np.arange(n) if rows is None else _row_indices(rows, n)
-    images, dy, dx = images[which], dy[which], dx[which]
-    if not len(which):
-        return np.empty((0, side * side), images.dtype)
+    if rows is not None:  # every shift was drawn above; keep the chosen images and their shifts
+        which = _row_indices(rows, n)
+        images, dy, dx = images[which], dy[which], dx[which]
+        if not len(which):
+            return np.empty((0, side * side), images.dtype)
     padded = np.pad(images, ((0, 0), (m, m), (m, m)))
     out_rows = np.arange(side)[None, :] + (m - dy)[:, None]  # padded row of each output row r
     out_cols = np.arange(side)[None, :] + (m - dx)[:, None]  # padded column of each output column c
-    shifted = padded[np.arange(len(which))[:, None, None], out_rows[:, :, None], out_cols[:, None, :]]
+    shifted = padded[np.arange(len(images))[:, None, None], out_rows[:, :, None], out_cols[:, None, :]]
     return _flat(shifted)
 
 
