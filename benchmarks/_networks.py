@@ -3,7 +3,9 @@
 Import this module only after ``_common.set_threads``: it imports NumPy. minitransfer and
 PyTorch are imported inside the functions that use them, so that the floor's process in
 ``bench_memory`` holds NumPy alone. All of them train the document's MLP on the same batch from
-the same initial weights, with the same learning rate, so that they do the same arithmetic.
+the same initial weights, with the same learning rate, so that they do the same arithmetic
+(``tests/test_bench_contenders.py`` checks it); ``step.weights()`` returns a contender's
+current W1, b1, W2, b2 as NumPy arrays.
 """
 
 import numpy as np
@@ -54,6 +56,7 @@ def make_minitransfer(x, y, weights):
         loss.backward()
         optimizer.step()
 
+    step.weights = lambda: [p.data for p in model.parameters()]
     return step
 
 
@@ -73,15 +76,20 @@ def make_captured(x, y, weights):
     def step():
         captured(inputs, labels)
 
+    step.weights = lambda: [p.data for p in model.parameters()]
     return step
 
 
 def make_floor(x, y, weights, keep_gradients=False):
     """The same step written by hand: what a NumPy engine can approach but not beat.
 
-    Five matrix products (the input needs no gradient), all by ``np.dot``: ``np.matmul`` runs
-    the batch-1 outer product of the first weight gradient without BLAS, ~5× slower. The
-    gradients are scaled in place (an engine must not: ``p.grad`` must survive the step).
+    Five matrix products (the input needs no gradient), each by the faster of ``np.dot`` and
+    ``np.matmul`` on this shape (their results are identical): ``np.dot`` for all but the first
+    weight gradient, which ``np.matmul`` computes faster beyond batch 1 (103 against 109 µs at
+    batch 64, 368 against 376 µs at 256) and ~5× slower at batch 1, where it is an outer
+    product that ``np.matmul`` runs without BLAS. The engine makes the same choice
+    (``functions.matmul.matmul_2d``). The gradients are scaled in place (an engine must not:
+    ``p.grad`` must survive the step).
     ``keep_gradients=True`` updates as an engine must, θ −= η g through a work array that is
     allocated once, leaving g as it is: the floor for a step that keeps its gradients.
     """
@@ -90,6 +98,7 @@ def make_floor(x, y, weights, keep_gradients=False):
     rows = np.arange(n)
     lr = np.float32(LR)
     work = [np.empty_like(w) for w in (w1, b1, w2, b2)]
+    product = np.dot if n == 1 else np.matmul
 
     def step():
         h = np.dot(x, w1.T)                      # 1: (n, 784) · (784, 128)
@@ -107,7 +116,7 @@ def make_floor(x, y, weights, keep_gradients=False):
         grad_b2 = p.sum(axis=0)
         grad_a = np.dot(p, w2)                   # 4: (n, 10) · (10, 128)
         grad_a *= h > 0                          # ReLU
-        grad_w1 = np.dot(grad_a.T, x)            # 5: (128, n) · (n, 784)
+        grad_w1 = product(grad_a.T, x)           # 5: (128, n) · (n, 784)
         grad_b1 = grad_a.sum(axis=0)
         for w, g, scaled in zip((w1, b1, w2, b2), (grad_w1, grad_b1, grad_w2, grad_b2), work):
             if keep_gradients:
@@ -116,6 +125,7 @@ def make_floor(x, y, weights, keep_gradients=False):
                 g *= lr
             w -= g
 
+    step.weights = lambda: [w1, b1, w2, b2]
     return step
 
 
@@ -142,4 +152,5 @@ def make_torch(x, y, weights, threads=None):
         loss.backward()
         optimizer.step()
 
+    step.weights = lambda: [p.detach().numpy() for p in model.parameters()]
     return step

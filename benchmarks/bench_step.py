@@ -6,9 +6,10 @@ One step = forward, cross-entropy, backward, SGD update, for
       loss, backward, step, as a training loop writes them);
   (b) captured: the same step recorded once by ``minitransfer.capture`` and replayed;
   (c) the floor: the same network written by hand in NumPy (``_networks.make_floor``):
-      5 matrix products by ``np.dot``, since the input needs no gradient; and "kept", the
-      same with the update an engine must make (θ −= η g through a work array, g kept:
-      the floor scales its gradients in place, which ``p.grad`` forbids);
+      5 matrix products (the input needs no gradient), each by ``np.dot`` or ``np.matmul``,
+      whichever is faster for its shape; and "kept", the same with the update an engine
+      must make (θ −= η g through a work array, g kept: the floor scales its gradients in
+      place, which ``p.grad`` forbids);
   (d) PyTorch CPU, when it is installed.
 
 Each contender is timed with 1 and with 2 BLAS threads (``--threads``; switched with

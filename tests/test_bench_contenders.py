@@ -1,0 +1,50 @@
+"""The benchmarks' contenders (``benchmarks/_networks.py``) compute the same training step.
+
+A ratio of times means something only when both sides do the same work: the eager step, the
+captured step, the hand-written floor, the floor that keeps its gradients and (when installed)
+PyTorch must all arrive at the same weights after the same steps from the same start. A floor
+that skipped a product, or a contender that trained another network, fails here.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import _networks  # noqa: E402
+
+
+def contenders(batch):
+    x, y = _networks.make_batch(batch)
+    weights = _networks.initial_weights()
+    steps = {"eager": _networks.make_minitransfer(x, y, weights),
+             "captured": _networks.make_captured(x, y, weights),
+             "floor": _networks.make_floor(x, y, weights),
+             "kept": _networks.make_floor(x, y, weights, keep_gradients=True)}
+    torch_step = _networks.make_torch(x, y, weights)
+    if torch_step is not None:
+        steps["torch"] = torch_step
+    return weights, steps
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_every_contender_trains_the_same_network_to_the_same_weights(batch):
+    start, steps = contenders(batch)
+    for step in steps.values():
+        for _ in range(3):
+            step()
+    reference = [w.copy() for w in steps["floor"].weights()]
+    assert [w.shape for w in reference] == [(128, 784), (128,), (10, 128), (10,)]
+    # Every parameter moves by far more than the tolerance below, so a contender that skipped
+    # the update of any one of them (or trained at another rate) would fail the comparison.
+    for w, w0 in zip(reference, start):
+        assert float(np.abs(w - w0).max()) > 1e-4
+    for name, step in steps.items():
+        for w, w_ref in zip(step.weights(), reference):
+            np.testing.assert_allclose(w, w_ref, rtol=0, atol=1e-6, err_msg=name)
+    # the engine's two steps do the same float32 operations in the same order
+    for w_eager, w_captured in zip(steps["eager"].weights(), steps["captured"].weights()):
+        np.testing.assert_array_equal(w_eager, w_captured)
+
