@@ -80,6 +80,50 @@ def make_captured(x, y, weights):
     return step
 
 
+def make_eager_ops(x, y, weights):
+    """The eager step's own NumPy calls, with no engine around them: the arrays that
+    ``functions.Affine``, ``ReLU`` and ``CrossEntropy`` compute (fresh, as an eager step makes
+    them) and SGD's update through a work array, in the same order, without modules, graph,
+    backward walk or checks. The eager step's time less this one's is the engine's Python.
+    """
+    w1, b1, w2, b2 = (w.copy() for w in weights)
+    n, classes = x.shape[0], SIZES[-1]
+    class_ids = np.arange(classes)
+    product = np.dot if n == 1 else np.matmul  # functions.matmul.matmul_2d's rule
+    work = [np.empty_like(w) for w in (w1, b1, w2, b2)]
+
+    def step():
+        h = np.matmul(x, w1.T)                               # Affine.forward
+        h += b1
+        positive = (h > 0).astype(h.dtype)                   # ReLU.forward
+        a = np.maximum(h, 0.0)
+        z = np.matmul(a, w2.T)
+        z += b2
+        low, high = int(y.min()), int(y.max())               # CrossEntropy.forward
+        assert 0 <= low and high < classes
+        shifted = z - z.max(axis=1, keepdims=True)
+        softmax = np.exp(shifted)
+        total = softmax.sum(axis=1, keepdims=True)
+        softmax /= total
+        log_probs = shifted - np.log(total)
+        one_hot = (y[:, None] == class_ids).astype(z.dtype)
+        loss = -(log_probs * one_hot).sum() / n              # noqa: F841
+        g = np.ones((), z.dtype)                             # backward() on the loss
+        grad_z = softmax - one_hot                           # CrossEntropy.backward
+        grad_z *= g / n
+        grad_a = np.matmul(grad_z, w2)                       # Affine.backward
+        grad_w2 = product(grad_z.T, a)
+        grad_b2 = grad_z.sum(axis=0)
+        grad_h = grad_a * positive                           # ReLU.backward
+        grad_w1 = product(grad_h.T, x)
+        grad_b1 = grad_h.sum(axis=0)
+        for w, grad, scaled in zip((w1, b1, w2, b2), (grad_w1, grad_b1, grad_w2, grad_b2), work):
+            w -= np.multiply(grad, LR, out=scaled)           # SGD: θ −= η g, g kept
+
+    step.weights = lambda: [w1, b1, w2, b2]
+    return step
+
+
 def make_floor(x, y, weights, keep_gradients=False):
     """The same step written by hand: what a NumPy engine can approach but not beat.
 

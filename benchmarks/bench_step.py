@@ -10,7 +10,9 @@ One step = forward, cross-entropy, backward, SGD update, for
       whichever is faster for its shape; and "kept", the same with the update an engine
       must make (θ −= η g through a work array, g kept: the floor scales its gradients in
       place, which ``p.grad`` forbids);
-  (d) PyTorch CPU, when it is installed.
+  (d) PyTorch CPU, when it is installed;
+  (e) "ops": the eager step's own NumPy calls with no engine around them
+      (``_networks.make_eager_ops``). Eager minus ops is the engine's Python per step.
 
 Each contender is timed with 1 and with 2 BLAS threads (``--threads``; switched with
 threadpoolctl, and ``torch.set_num_threads`` for PyTorch) and compared at its best thread
@@ -94,7 +96,8 @@ def bench_batch(batch):
     contenders = {"eager": _networks.make_minitransfer(x, y, weights),
                   "captured": _networks.make_captured(x, y, weights),
                   "floor": _networks.make_floor(x, y, weights),
-                  "kept": _networks.make_floor(x, y, weights, keep_gradients=True)}
+                  "kept": _networks.make_floor(x, y, weights, keep_gradients=True),
+                  "ops": _networks.make_eager_ops(x, y, weights)}
     torch_step = None if ARGS.no_torch else _networks.make_torch(x, y, weights)
     if torch_step is not None:
         contenders["torch"] = torch_step
@@ -138,6 +141,12 @@ def main():
         versus_torch = f"{at['captured'][0] / at['torch'][0]:10.2f}" if "torch" in at else f"{'-':>10}"
         print(f"{batch:>5}  {'  '.join(cells)}  {ratio['eager']:11.2f}  {ratio['captured']:10.2f}  "
               f"{at['captured'][0] / at['kept'][0]:9.2f}  {versus_torch}")
+    print("the eager step's own NumPy calls without the engine (ops), and the rest, the engine's "
+          "Python, at one thread count:")
+    for batch, r in results.items():
+        n = min(ARGS.thread_counts)
+        print(f"  batch {batch}, {n} thread(s): ops {r['ops'][n]:.0f} µs ({r['ops'][n] / r['floor'][n]:.2f}"
+              f" x the floor), eager - ops {r['eager'][n] - r['ops'][n]:.0f} µs")
     print(f"(medians of {ARGS.rounds} interleaved rounds; every thread count, µs per step:)")
     for batch, r in results.items():
         print(f"  batch {batch}: " + "; ".join(

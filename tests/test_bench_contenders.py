@@ -22,7 +22,8 @@ def contenders(batch):
     steps = {"eager": _networks.make_minitransfer(x, y, weights),
              "captured": _networks.make_captured(x, y, weights),
              "floor": _networks.make_floor(x, y, weights),
-             "kept": _networks.make_floor(x, y, weights, keep_gradients=True)}
+             "kept": _networks.make_floor(x, y, weights, keep_gradients=True),
+             "eager ops": _networks.make_eager_ops(x, y, weights)}
     torch_step = _networks.make_torch(x, y, weights)
     if torch_step is not None:
         steps["torch"] = torch_step
@@ -44,7 +45,10 @@ def test_every_contender_trains_the_same_network_to_the_same_weights(batch):
     for name, step in steps.items():
         for w, w_ref in zip(step.weights(), reference):
             np.testing.assert_allclose(w, w_ref, rtol=0, atol=1e-6, err_msg=name)
-    # the engine's two steps do the same float32 operations in the same order
-    for w_eager, w_captured in zip(steps["eager"].weights(), steps["captured"].weights()):
+    # the engine's two steps, and its NumPy calls without the engine, do the same float32
+    # operations in the same order
+    for w_eager, w_captured, w_ops in zip(*(steps[name].weights() for name in
+                                            ("eager", "captured", "eager ops"))):
         np.testing.assert_array_equal(w_eager, w_captured)
+        np.testing.assert_array_equal(w_eager, w_ops)
 
