@@ -167,28 +167,53 @@ print(f"fit eager: {histories[False].seconds:.2f} s, fit(capture=True): {histori
       f"identical losses at every step: {histories[False].losses == histories[True].losses}")
 
 # %% [markdown]
-# ## 3. Threads: why one beats two for small matrices
+# ## 3. Threads: when a second one pays
 #
-# BLAS may split a matrix product over several threads. That pays when there is much
-# arithmetic to share and the other core is free; it costs when the product is small (waking
-# and waiting for the second thread take longer) or another process holds the other core.
-# Measured now with `threadpoolctl`, which sets a running process's BLAS thread count:
+# BLAS may split a matrix product over several threads. Splitting has a cost (the second
+# thread must be woken and waited for), so it pays only when there is enough arithmetic to
+# share and the other core is free. Measured now with `threadpoolctl`, which sets a running
+# process's BLAS thread count: three products, from this lesson's digits network to a large
+# square one, then whole captured training steps of the digits network, the size the package
+# trains (its default of one thread was chosen on whole jobs: README, "Threads"). Each round
+# times 1 and then 2 threads; the per-round differences give a paired interval, and the four
+# comparisons are read together with Holm's correction (`stats.holm_verdicts`).
 
 # %%
 from threadpoolctl import threadpool_limits
 
-rng = np.random.default_rng(0)
-for name, (m, k, n) in {"(64x784)(784x128), a step's largest": (64, 784, 128),
-                        "(1024x1024)(1024x1024)": (1024, 1024, 1024)}.items():
-    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+from minitransfer.stats import HELPED, HURT, holm_verdicts
+
+
+def one_against_two(run):
+    """µs per call of ``run`` with 1 and with 2 BLAS threads, in alternating rounds."""
     by_threads = {1: [], 2: []}
     for _ in range(rounds):
         for threads in by_threads:
             with threadpool_limits(limits=threads, user_api="blas"):
-                by_threads[threads].append(median_time({"": lambda: np.matmul(a, b)}, 1, seconds)[""])  # noqa: B023
-    t1, t2 = (float(np.median(by_threads[threads])) for threads in (1, 2))
-    print(f"{name}: 1 thread {t1:.0f} µs, 2 threads {t2:.0f} µs -> 2 threads take {t2 / t1:.2f}x the time "
-          f"of 1 ({'one thread is faster' if t2 > t1 else 'two threads are faster'} here, now)")
+                by_threads[threads].append(median_time({"": run}, 1, seconds)[""])
+    return np.array(by_threads[1]), np.array(by_threads[2])
+
+
+rng = np.random.default_rng(0)
+timed = {}
+for name, (m, k, n) in {"(64x64)(64x128), the digits network's first layer": (64, 64, 128),
+                        "(64x784)(784x128), the document network's largest": (64, 784, 128),
+                        "(1024x1024)(1024x1024)": (1024, 1024, 1024)}.items():
+    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    timed[name] = one_against_two(lambda: np.matmul(a, b))  # noqa: B023 (timed before a, b change)
+
+digits_net = copy.deepcopy(start)
+digits_step = mt.capture(digits_net, loss_fn, optim.SGD(digits_net.parameters(), lr=0.01),
+                         x_train[:64], y_train[:64])
+timed["a captured training step of the digits network, batch 64"] = one_against_two(
+    lambda: digits_step(x_train[:64], y_train[:64]))
+
+readings = {HELPED: "one thread is faster", HURT: "two threads are faster"}  # of 2 threads − 1 thread
+for (name, (t1, t2)), comparison in zip(timed.items(), holm_verdicts([t2 - t1 for t1, t2 in timed.values()])):
+    print(f"{name}: 1 thread {np.median(t1):.0f} µs, 2 threads {np.median(t2):.0f} µs -> 2 threads take "
+          f"{np.median(t2) / np.median(t1):.2f}x the time of 1; 2 threads - 1 thread: {comparison.interval} µs, "
+          f"{readings.get(comparison.verdict.code, 'no detectable difference')} here, now "
+          f"(Holm-adjusted p = {comparison.p_adjusted:.3g}, {len(timed)} comparisons)")
 
 # %% [markdown]
 # ## 4. Exercise: an update that allocates nothing
