@@ -209,10 +209,12 @@ timed["a captured training step of the digits network, batch 64"] = one_against_
     lambda: digits_step(x_train[:64], y_train[:64]))
 
 readings = {HELPED: "one thread is faster", HURT: "two threads are faster"}  # of 2 threads − 1 thread
-for (name, (t1, t2)), comparison in zip(timed.items(), holm_verdicts([t2 - t1 for t1, t2 in timed.values()])):
+comparisons = holm_verdicts([t2 - t1 for t1, t2 in timed.values()])
+for (name, (t1, t2)), comparison in zip(timed.items(), comparisons):
+    reading = readings.get(comparison.verdict.code, "no detectable difference")
     print(f"{name}: 1 thread {np.median(t1):.0f} µs, 2 threads {np.median(t2):.0f} µs -> 2 threads take "
-          f"{np.median(t2) / np.median(t1):.2f}x the time of 1; 2 threads - 1 thread: {comparison.interval} µs, "
-          f"{readings.get(comparison.verdict.code, 'no detectable difference')} here, now "
+          f"{np.median(t2) / np.median(t1):.2f}x the time of 1; 2 threads - 1 thread: "
+          f"{comparison.interval} µs, {reading} here, now "
           f"(Holm-adjusted p = {comparison.p_adjusted:.3g}, {len(timed)} comparisons)")
 
 # %% [markdown]
