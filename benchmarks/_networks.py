@@ -38,6 +38,23 @@ def initial_weights(seed=0, numpy_only=False):
     return [p.data.copy() for p in model.parameters()]
 
 
+def make_contenders(batch, with_torch=True):
+    """Every contender by name, each on the same batch from the same initial weights: eager,
+    captured, floor, kept (the floor updating as an engine must), ops (the eager step's NumPy
+    calls alone) and, when it is installed and ``with_torch``, torch."""
+    x, y = make_batch(batch)
+    weights = initial_weights()
+    contenders = {"eager": make_minitransfer(x, y, weights),
+                  "captured": make_captured(x, y, weights),
+                  "floor": make_floor(x, y, weights),
+                  "kept": make_floor(x, y, weights, keep_gradients=True),
+                  "ops": make_eager_ops(x, y, weights)}
+    torch_step = make_torch(x, y, weights) if with_torch else None
+    if torch_step is not None:
+        contenders["torch"] = torch_step
+    return contenders
+
+
 def make_minitransfer(x, y, weights):
     """The engine as a training loop uses it: zero_grad, forward, loss, backward, step."""
     import minitransfer as mt

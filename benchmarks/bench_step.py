@@ -91,16 +91,7 @@ def time_per_step(step, seconds):
 
 def bench_batch(batch):
     """{contender: {threads: µs per step}} for one batch size."""
-    x, y = _networks.make_batch(batch)
-    weights = _networks.initial_weights()
-    contenders = {"eager": _networks.make_minitransfer(x, y, weights),
-                  "captured": _networks.make_captured(x, y, weights),
-                  "floor": _networks.make_floor(x, y, weights),
-                  "kept": _networks.make_floor(x, y, weights, keep_gradients=True),
-                  "ops": _networks.make_eager_ops(x, y, weights)}
-    torch_step = None if ARGS.no_torch else _networks.make_torch(x, y, weights)
-    if torch_step is not None:
-        contenders["torch"] = torch_step
+    contenders = _networks.make_contenders(batch, with_torch=not ARGS.no_torch)
     for step in contenders.values():  # warm up: the first calls allocate and load code
         for _ in range(20):
             step()
