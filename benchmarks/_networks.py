@@ -8,6 +8,7 @@ the same initial weights, with the same learning rate, so that they do the same 
 current W1, b1, W2, b2 as NumPy arrays.
 """
 
+import _lean_engine
 import numpy as np
 
 SIZES = (784, 128, 10)
@@ -41,14 +42,16 @@ def initial_weights(seed=0, numpy_only=False):
 def make_contenders(batch, with_torch=True):
     """Every contender by name, each on the same batch from the same initial weights: eager,
     captured, floor, kept (the floor updating as an engine must), ops (the eager step's NumPy
-    calls alone) and, when it is installed and ``with_torch``, torch."""
+    calls alone), lean (the same calls under the leanest eager engine, ``_lean_engine``) and,
+    when it is installed and ``with_torch``, torch."""
     x, y = make_batch(batch)
     weights = initial_weights()
     contenders = {"eager": make_minitransfer(x, y, weights),
                   "captured": make_captured(x, y, weights),
                   "floor": make_floor(x, y, weights),
                   "kept": make_floor(x, y, weights, keep_gradients=True),
-                  "ops": make_eager_ops(x, y, weights)}
+                  "ops": make_eager_ops(x, y, weights),
+                  "lean": _lean_engine.make_lean(x, y, weights)}
     torch_step = make_torch(x, y, weights) if with_torch else None
     if torch_step is not None:
         contenders["torch"] = torch_step

@@ -12,7 +12,9 @@ One step = forward, cross-entropy, backward, SGD update, for
       place, which ``p.grad`` forbids);
   (d) PyTorch CPU, when it is installed;
   (e) "ops": the eager step's own NumPy calls with no engine around them
-      (``_networks.make_eager_ops``). Eager minus ops is the engine's Python per step.
+      (``_networks.make_eager_ops``). Eager minus ops is the engine's Python per step;
+  (f) "lean": the same calls under the leanest eager engine, without minitransfer's checks
+      and bookkeeping (``_lean_engine``): what those cost.
 
 Each contender is timed with 1 and with 2 BLAS threads (``--threads``; switched with
 threadpoolctl, and ``torch.set_num_threads`` for PyTorch) and compared at its best thread
@@ -137,7 +139,8 @@ def main():
     for batch, r in results.items():
         n = min(ARGS.thread_counts)
         print(f"  batch {batch}, {n} thread(s): ops {r['ops'][n]:.0f} µs ({r['ops'][n] / r['floor'][n]:.2f}"
-              f" x the floor), eager - ops {r['eager'][n] - r['ops'][n]:.0f} µs")
+              f" x the floor), eager - ops {r['eager'][n] - r['ops'][n]:.0f} µs; the lean engine "
+              f"{r['lean'][n]:.0f} µs ({r['lean'][n] / r['floor'][n]:.2f} x the floor)")
     print(f"(medians of {ARGS.rounds} interleaved rounds; every thread count, µs per step:)")
     for batch, r in results.items():
         print(f"  batch {batch}: " + "; ".join(
