@@ -89,6 +89,7 @@ def backward(loss):
                 parent.grad = g if parent.grad is None else parent.grad + g
             else:
                 grads[id(parent)] = g if id(parent) not in grads else grads[id(parent)] + g
+        t.op.__dict__.clear()  # free what the op saved as soon as its backward has run
 
 
 def make_lean(x, y, weights):

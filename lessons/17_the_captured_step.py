@@ -98,15 +98,25 @@ print(f"captured vs eager over {compare_steps} steps: largest loss difference {w
       f"largest weight difference {gap:.1e}")
 
 # %% [markdown]
-# ## 2. What the replay saves
+# ## 2. What the replay saves, and what the engine costs
 #
-# Measured now: one SGD step of the 784-128-10 network (random data)
-# by the eager engine, the captured tape, and the **floor**: the same step written by hand in
-# NumPy (`benchmarks/_networks.py`: five matrix products, and gradients scaled in place, which
-# an engine may not do since `p.grad` must survive the step). **kept** is the floor updating as
-# an engine must, θ −= η g through a work array with g left as it is: the fastest a step that
-# keeps its gradients can be in NumPy, which has no fused multiply-and-subtract. Medians of
-# interleaved rounds.
+# Measured now: one SGD step of the 784-128-10 network (random data), six ways
+# (`benchmarks/_networks.py`), all of which reach the same weights (`tests/test_bench_contenders.py`):
+#
+# - **eager**: minitransfer's engine: `zero_grad`, forward, loss, `backward()`, `step()`;
+# - **lean**: the same NumPy calls under the leanest eager engine
+#   (`benchmarks/_lean_engine.py`): a graph and a backward walk, but none of minitransfer's
+#   checks (version counters, labels, shapes, dtypes, devices);
+# - **ops**: the same NumPy calls with no engine at all;
+# - **captured**: the tape of section 1, replayed;
+# - **kept**: the step written by hand, updating as an engine must: θ −= η g through a work
+#   array, g left as it is (`p.grad` must survive the step, and NumPy has no fused
+#   multiply-and-subtract);
+# - **floor**: the step written by hand, its gradients scaled in place.
+#
+# Eager − lean is then what minitransfer's checks cost, lean − ops what building and walking a
+# graph costs. These are medians of a few interleaved rounds (three in quick mode), so a
+# difference of a few percent can come out either way from one run to the next.
 
 # %%
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -127,29 +137,26 @@ def median_time(runs, rounds, seconds):
 
 
 rounds, seconds = (3, 0.02) if QUICK else (9, 0.05)
+names = ("eager", "lean", "ops", "captured", "kept", "floor")
 measured = {}
-print(f"{'batch':>5} {'eager':>8} {'captured':>9} {'kept':>8} {'floor':>8} {'eager/floor':>12} "
-      f"{'captured/floor':>15} {'kept/floor':>11}")
+print(f"{'batch':>5} " + " ".join(f"{name:>9}" for name in names) + "   (µs per step; / the floor's)")
 for batch in (1, 64, 256):
-    xs, ys = _networks.make_batch(batch)
-    weights = _networks.initial_weights()
-    t = median_time({"eager": _networks.make_minitransfer(xs, ys, weights),
-                     "captured": _networks.make_captured(xs, ys, weights),
-                     "kept": _networks.make_floor(xs, ys, weights, keep_gradients=True),
-                     "floor": _networks.make_floor(xs, ys, weights)}, rounds, seconds)
+    t = median_time(_networks.make_contenders(batch, with_torch=False), rounds, seconds)
     measured[batch] = t
-    print(f"{batch:>5} {t['eager']:6.0f}µs {t['captured']:7.0f}µs {t['kept']:6.0f}µs {t['floor']:6.0f}µs "
-          f"{t['eager'] / t['floor']:12.2f} {t['captured'] / t['floor']:15.2f} {t['kept'] / t['floor']:11.2f}"
-          f"   -> batch {batch}: captured takes {t['captured'] / t['eager']:.2f}x the eager step's time")
+    print(f"{batch:>5} " + " ".join(f"{t[name]:7.0f}µs" for name in names))
+    print(f"{'':>5} " + " ".join(f"{t[name] / t['floor']:8.2f}x" for name in names)
+          + f"   -> batch {batch}: captured takes {t['captured'] / t['eager']:.2f}x the eager step's time; "
+          f"eager - lean {t['eager'] - t['lean']:+.0f} µs, lean - ops {t['lean'] - t['ops']:+.0f} µs")
 
-fig, ax = plt.subplots(figsize=(6, 3.2))
-for offset, name in zip((-0.3, -0.1, 0.1, 0.3), ("eager", "captured", "kept", "floor")):
-    ax.bar(np.arange(3) + offset, [measured[b][name] / measured[b]["floor"] for b in measured], 0.2,
-           label=name)
+fig, ax = plt.subplots(figsize=(7, 3.2))
+width = 0.8 / len(names)
+for i, name in enumerate(names):
+    ax.bar(np.arange(3) + (i - (len(names) - 1) / 2) * width,
+           [measured[b][name] / measured[b]["floor"] for b in measured], width, label=name)
 ax.set_xticks(np.arange(3), [f"batch {b}" for b in measured])
 ax.set_ylabel("time per step / the floor's")
 ax.axhline(1.0, color="gray", lw=0.8)
-ax.legend()
+ax.legend(ncol=3, fontsize=8)
 save(fig, "step_times.png")
 
 # %% [markdown]

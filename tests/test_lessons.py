@@ -149,7 +149,9 @@ EXPECTED = {
     "17_the_captured_step": (
         [r"slots \[0\] x, \[1\] y, \[2\] body\.0\.weight", r"\[4\] = Affine\(\[0\], \[2\], \[3\]\)",
          r"captured vs eager over 10 steps: largest loss difference \d\.\de[+-]\d\d",
-         r"batch\s+eager\s+captured\s+kept\s+floor", r"batch 64: captured takes \d+\.\d\dx the eager",
+         r"batch\s+eager\s+lean\s+ops\s+captured\s+kept\s+floor",
+         r"batch 64: captured takes \d+\.\d\dx the eager step's time; "
+         r"eager - lean [+-]\d+ µs, lean - ops [+-]\d+ µs",
          r"identical losses at every step: True",
          r"network's largest: 1 thread \d+ µs, 2 threads \d+ µs -> 2 threads take \d+\.\d\dx",
          r"digits network, batch 64: 1 thread \d+ µs, 2 threads \d+ µs -> 2 threads take \d+\.\d\dx"
