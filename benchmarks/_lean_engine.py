@@ -40,7 +40,7 @@ class Affine(Op):
 
     def backward(self, g):
         grad_x = np.matmul(g, self.w) if self.inputs[0].requires_grad else None
-        grad_w = (np.dot if g.shape[0] == 1 else np.matmul)(g.T, self.x)
+        grad_w = (np.dot if g.shape[0] == 1 else np.matmul)(g.T, self.x)  # matmul_2d's rule
         return grad_x, grad_w, g.sum(axis=0)
 
 
