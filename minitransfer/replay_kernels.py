@@ -9,7 +9,7 @@ without one makes the whole step uncapturable (``CaptureError``), never silently
 
 import numpy as np
 
-from minitransfer import backend
+from minitransfer import aligned, backend
 from minitransfer import functions as F
 
 X, Y = 0, 1  # the slots of the step's inputs: the only ones whose arrays change between steps
@@ -92,7 +92,7 @@ class ReLUKernel(Kernel):
     """functions.ReLU: z = max(x, 0).   dx = g ⊙ [x > 0]."""
 
     def setup(self, ctx, tape):
-        self.positive = self.xp.empty_like(self.values[self.out])
+        self.positive = aligned.empty_like(self.values[self.out])
 
     def forward(self):
         self.xp.maximum(self.values[self.ins[0]], 0.0, out=self.values[self.out])
@@ -114,8 +114,8 @@ class CrossEntropyKernel(Kernel):
         self.class_ids = xp.arange(self.classes)
         if labels.shape != (n,) or not bool(xp.all(ctx.one_hot == (labels[:, None] == self.class_ids))):
             raise CaptureError("capture: CrossEntropy's labels must be the step's y itself")
-        self.shifted, self.softmax, self.one_hot = (xp.empty_like(logits) for _ in range(3))
-        self.row_max, self.total = xp.empty((n, 1), logits.dtype), xp.empty((n, 1), logits.dtype)
+        self.shifted, self.softmax, self.one_hot = (aligned.empty_like(logits) for _ in range(3))
+        self.row_max, self.total = (aligned.empty((n, 1), logits.dtype, logits) for _ in range(2))
 
     def grad_shape(self, i):
         return self.values[self.ins[0]].shape

@@ -2,7 +2,7 @@
 
 import math
 
-from minitransfer import backend
+from minitransfer import aligned, backend
 from minitransfer.optim.optimizer import (
     Optimizer,
     check_non_negative,
@@ -66,8 +66,8 @@ class Adam(Optimizer):
         state = self.state.setdefault(p, {})
         if not state:
             state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(p.data)
-            state["exp_avg_sq"] = xp.zeros_like(p.data)
+            state["exp_avg"] = aligned.zeros_like(p.data)
+            state["exp_avg_sq"] = aligned.zeros_like(p.data)
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
         m *= beta1  # the moment buffers are ours alone: updating them in place is safe

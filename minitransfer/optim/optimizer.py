@@ -17,7 +17,8 @@ readable after the step (for logging or checking), as in PyTorch.
 
 Each update rule is written once, in place: the temporaries it needs (η g, λθ + g, ...) go
 into work arrays of the parameter's shape that the optimizer allocates once and reuses at
-every step (``_work``). The eager ``step()`` and the captured step of ``replay.capture`` call
+every step (``_work``), aligned to 64 bytes (``aligned``: 21 against 26 µs for θ −= η g on
+the 128×784 weight). The eager ``step()`` and the captured step of ``replay.capture`` call
 the same code, so they give the same numbers.
 """
 
@@ -25,7 +26,7 @@ import numbers
 
 import numpy as np
 
-from minitransfer import backend
+from minitransfer import aligned, backend
 from minitransfer.autograd import enable_grad
 from minitransfer.tensor import Tensor
 
@@ -114,7 +115,8 @@ class Optimizer:
         return [p for p in group["params"] if p.requires_grad and p.grad is not None]
 
     def _work(self, p, count):
-        """``count`` scratch arrays of p's shape, dtype and device, allocated once and reused.
+        """``count`` scratch arrays of p's shape, dtype and device, allocated once (64-byte aligned)
+        and reused.
 
         An update must not write into ``p.grad`` (the caller may still read it), so a term such
         as η g needs an array of its own; allocating it afresh at every step costs as much as
@@ -125,7 +127,7 @@ class Optimizer:
         if arrays is None or arrays[0] is not data:
             arrays = self._work_arrays[p] = [data]
         while len(arrays) <= count:
-            arrays.append(backend.namespace(data).empty_like(data))
+            arrays.append(aligned.empty_like(data))
         return arrays[1:count + 1]
 
     # ---- saving and restoring -------------------------------------------------------------

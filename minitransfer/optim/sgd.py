@@ -1,10 +1,9 @@
 """Stochastic gradient descent, with PyTorch's momentum, dampening, Nesterov and weight decay."""
 
-from minitransfer import backend
+from minitransfer import aligned, backend
 from minitransfer.optim.optimizer import (
     Optimizer,
     check_non_negative,
-    copy_array,
     subtract_in_place,
     write_into,
 )
@@ -71,7 +70,7 @@ class SGD(Optimizer):
             state = self.state.setdefault(p, {})
             buffer = state.get("momentum_buffer")
             if buffer is None:
-                buffer = state["momentum_buffer"] = copy_array(g)  # g may be p.grad's array
+                buffer = state["momentum_buffer"] = aligned.copy(g)  # g may be p.grad's array
             else:
                 buffer *= momentum  # the buffer is ours alone: in place is safe
                 # (1 − τ) g; with τ = 0 the product is g itself, so it is skipped
