@@ -103,14 +103,17 @@ def make_captured(x, y, weights):
 def make_eager_ops(x, y, weights):
     """The eager step's own NumPy calls, with no engine around them: the arrays that
     ``functions.Affine``, ``ReLU`` and ``CrossEntropy`` compute (fresh, as an eager step makes
-    them) and SGD's update through a work array, in the same order, without modules, graph,
-    backward walk or checks. The eager step's time less this one's is the engine's Python.
+    them) and SGD's update through a work array (64-byte aligned, as the optimizer's), in the
+    same order, without modules, graph, backward walk or checks. The eager step's time less this
+    one's is the engine's Python.
     """
+    from minitransfer import aligned
+
     w1, b1, w2, b2 = (w.copy() for w in weights)
     n, classes = x.shape[0], SIZES[-1]
     class_ids = np.arange(classes)
     product = np.dot if n == 1 else np.matmul  # functions.matmul.matmul_2d's rule
-    work = [np.empty_like(w) for w in (w1, b1, w2, b2)]
+    work = [aligned.empty_like(w) for w in (w1, b1, w2, b2)]
 
     def step():
         h = np.matmul(x, w1.T)                               # Affine.forward
@@ -155,13 +158,20 @@ def make_floor(x, y, weights, keep_gradients=False):
     (``functions.matmul.matmul_2d``). The gradients are scaled in place (an engine must not:
     ``p.grad`` must survive the step).
     ``keep_gradients=True`` updates as an engine must, θ −= η g through a work array that is
-    allocated once, leaving g as it is: the floor for a step that keeps its gradients.
+    allocated once (64-byte aligned, as minitransfer's optimizers and captured steps allocate
+    theirs: ``minitransfer.aligned``), leaving g as it is: the floor for a step that keeps its
+    gradients. The plain floor's arrays are NumPy's, fresh at every step, as a hand-written
+    step makes them.
     """
     w1, b1, w2, b2 = (w.copy() for w in weights)
     n = x.shape[0]
     rows = np.arange(n)
     lr = np.float32(LR)
-    work = [np.empty_like(w) for w in (w1, b1, w2, b2)]
+    work = [None] * 4
+    if keep_gradients:
+        from minitransfer import aligned  # only here: the plain floor's process holds NumPy alone
+
+        work = [aligned.empty_like(w) for w in (w1, b1, w2, b2)]
     product = np.dot if n == 1 else np.matmul
 
     def step():
