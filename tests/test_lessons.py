@@ -153,6 +153,9 @@ EXPECTED = {
          r"batch 64: captured takes \d+\.\d\dx the eager step's time; "
          r"eager - lean [+-]\d+ µs, lean - ops [+-]\d+ µs",
          r"identical losses at every step: True",
+         r"θ −= η g on 128x784 float32: 64-byte aligned [\d.]+ µs, 16 bytes off [\d.]+ µs; off − aligned: "
+         r"[+-][\d.]+ \[[+-][\d.e+-]+, [+-][\d.e+-]+\] µs over 3 rounds, (the aligned arrays are faster|"
+         r"the arrays 16 bytes off are faster|no detectable difference) here, now",
          r"network's largest: 1 thread \d+ µs, 2 threads \d+ µs -> 2 threads take \d+\.\d\dx",
          r"digits network, batch 64: 1 thread \d+ µs, 2 threads \d+ µs -> 2 threads take \d+\.\d\dx"
          r" the time of 1; 2 threads - 1 thread: [+-][\d.]+ \[[+-][\d.e+-]+, [+-][\d.e+-]+\] µs, "
