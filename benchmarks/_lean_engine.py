@@ -12,8 +12,6 @@ order, so it reaches minitransfer's weights bit for bit (``tests/test_bench_cont
 
 import numpy as np
 
-from minitransfer import aligned  # SGD's work arrays start on 64-byte boundaries, as ours do
-
 LR = 0.01
 
 
@@ -96,9 +94,11 @@ def backward(loss):
 
 def make_lean(x, y, weights):
     """One SGD step of the 784-128-10 MLP under the lean engine, as a ``step()`` function."""
+    from minitransfer import aligned  # here, not above: bench_memory's floor holds NumPy alone
+
     params = [Leaf(w.copy(), requires_grad=True) for w in weights]
     w1, b1, w2, b2 = params
-    work = [aligned.empty_like(p.data) for p in params]
+    work = [aligned.empty_like(p.data) for p in params]  # 64-byte aligned, as minitransfer's SGD
     inputs = Leaf(x)
 
     def step():

@@ -38,3 +38,18 @@ def test_every_contender_trains_the_same_network_to_the_same_weights(batch):
         for w_other in w_others:
             np.testing.assert_array_equal(w_eager, w_other)
 
+
+
+def test_the_floor_runs_with_numpy_alone():
+    """bench_memory compares each contender's peak memory with the floor's, whose process must
+    hold NumPy alone: importing minitransfer there would raise the floor and flatter the ratio."""
+    import subprocess
+
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import _networks; "
+            "x, y = _networks.make_batch(4); "
+            "step = _networks.make_floor(x, y, _networks.initial_weights(numpy_only=True)); step(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('minitransfer', 'torch')))")
+    done = subprocess.run([sys.executable, "-c", code, str(benchmarks)], capture_output=True,
+                          text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "[]"
