@@ -12,7 +12,7 @@ step's graph is the same at every step of the same input shape; only the numbers
    each op becomes a *kernel* (below) that reads its input slots and writes its output slot;
 2. **allocates once** every array a step needs: each slot's value and gradient, each kernel's
    temporaries, each starting on a 64-byte boundary as PyTorch's allocator places them
-   (``aligned``: 8 µs of a ~370 µs step at batch 64). Kernels write into them with NumPy's and
+   (``aligned``; what it saves: benchmarks/README.md). Kernels write into them with NumPy's and
    CuPy's ``out=`` argument;
 3. **checks itself**: it replays the forward pass on x, y and on two made-up batches, and
    compares each with an eager forward pass. A model or loss that reads something its graph

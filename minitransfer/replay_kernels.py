@@ -91,15 +91,13 @@ class AffineKernel(Kernel):
 class ReLUKernel(Kernel):
     """functions.ReLU: z = max(x, 0).   dx = g ⊙ [x > 0]."""
 
-    def setup(self, ctx, tape):
-        self.positive = aligned.empty_like(self.values[self.out])
-
     def forward(self):
         self.xp.maximum(self.values[self.ins[0]], 0.0, out=self.values[self.out])
 
     def backward(self):
-        self.xp.greater(self.values[self.ins[0]], 0.0, out=self.positive)  # 1.0 or 0.0
-        self.xp.multiply(self.grads[self.out], self.positive, out=self.target(0))
+        dx = self.target(0)  # the mask [x > 0] (1.0 or 0.0) is built in dx itself: no buffer of its own
+        self.xp.greater(self.values[self.ins[0]], 0.0, out=dx)
+        self.xp.multiply(self.grads[self.out], dx, out=dx)
         self.deliver(0)
 
 
