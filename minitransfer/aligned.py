@@ -59,7 +59,7 @@ def zeros_like(array):
 def copy(array):
     """A copy of ``array`` in a buffer of its own, aligned on the CPU."""
     if type(array) is not np.ndarray:
-        return backend.namespace(array).astype(array, array.dtype, copy=True)
+        return backend.copy(array)
     out = empty_like(array)
     out[...] = array
     return out
