@@ -41,7 +41,7 @@ def initial_weights(seed=0, numpy_only=False):
 
 def make_contenders(batch, with_torch=True):
     """Every contender by name, each on the same batch from the same initial weights: eager,
-    captured, floor, kept (the floor updating as an engine must), ops (the eager step's NumPy
+    captured, floor, kept (the floor updating as minitransfer's SGD does, g kept), ops (the eager step's NumPy
     calls alone), lean (the same calls under the leanest eager engine, ``_lean_engine``) and,
     when it is installed and ``with_torch``, torch."""
     x, y = make_batch(batch)
@@ -103,11 +103,12 @@ def make_captured(x, y, weights):
 def make_eager_ops(x, y, weights):
     """The eager step's own NumPy calls, with no engine around them: the arrays that
     ``functions.Affine``, ``ReLU`` and ``CrossEntropy`` compute (fresh, as an eager step makes
-    them) and SGD's update through a work array (64-byte aligned, as the optimizer's), in the
-    same order, without modules, graph, backward walk or checks. The eager step's time less this
-    one's is the engine's Python.
+    them) and SGD's update (one BLAS axpy pass, ``minitransfer.blas``, or where it cannot, two
+    NumPy passes through a 64-byte-aligned work array, as the optimizer's), in the same order,
+    without modules, graph, backward walk or checks. The eager step's time less this one's is
+    the engine's Python.
     """
-    from minitransfer import aligned
+    from minitransfer import aligned, blas
 
     w1, b1, w2, b2 = (w.copy() for w in weights)
     n, classes = x.shape[0], SIZES[-1]
@@ -141,7 +142,8 @@ def make_eager_ops(x, y, weights):
         grad_w1 = product(grad_h.T, x)
         grad_b1 = grad_h.sum(axis=0)
         for w, grad, scaled in zip((w1, b1, w2, b2), (grad_w1, grad_b1, grad_w2, grad_b2), work):
-            w -= np.multiply(grad, LR, out=scaled)           # SGD: θ −= η g, g kept
+            if not blas.axpy(-LR, grad, w):                  # SGD: θ −= η g, g kept
+                w -= np.multiply(grad, LR, out=scaled)
 
     step.weights = lambda: [w1, b1, w2, b2]
     return step
@@ -156,20 +158,20 @@ def make_floor(x, y, weights, keep_gradients=False):
     batch 64, 368 against 376 µs at 256) and ~5× slower at batch 1, where it is an outer
     product that ``np.matmul`` runs without BLAS. The engine makes the same choice
     (``functions.matmul.matmul_2d``). The gradients are scaled in place (an engine must not:
-    ``p.grad`` must survive the step).
-    ``keep_gradients=True`` updates as an engine must, θ −= η g through a work array that is
-    allocated once (64-byte aligned, as minitransfer's optimizers and captured steps allocate
-    theirs: ``minitransfer.aligned``), leaving g as it is: the floor for a step that keeps its
-    gradients. The plain floor's arrays are NumPy's, fresh at every step, as a hand-written
-    step makes them.
+    ``p.grad`` must survive the step), in NumPy's two passes, g *= η then θ −= g.
+    ``keep_gradients=True`` updates as minitransfer's SGD does, leaving g as it is: θ −= η g
+    in one BLAS pass (``minitransfer.blas.axpy``), or where BLAS cannot, in two through a work
+    array allocated once (64-byte aligned, as the optimizers allocate theirs:
+    ``minitransfer.aligned``). The plain floor's arrays are NumPy's, fresh at every step, as a
+    hand-written step makes them.
     """
     w1, b1, w2, b2 = (w.copy() for w in weights)
     n = x.shape[0]
     rows = np.arange(n)
     lr = np.float32(LR)
     work = [None] * 4
-    if keep_gradients:
-        from minitransfer import aligned  # only here: the plain floor's process holds NumPy alone
+    if keep_gradients:  # only here: the plain floor's process holds NumPy alone
+        from minitransfer import aligned, blas
 
         work = [aligned.empty_like(w) for w in (w1, b1, w2, b2)]
     product = np.dot if n == 1 else np.matmul
@@ -193,11 +195,11 @@ def make_floor(x, y, weights, keep_gradients=False):
         grad_w1 = product(grad_a.T, x)           # 5: (128, n) · (n, 784)
         grad_b1 = grad_a.sum(axis=0)
         for w, g, scaled in zip((w1, b1, w2, b2), (grad_w1, grad_b1, grad_w2, grad_b2), work):
-            if keep_gradients:
-                g = np.multiply(g, lr, out=scaled)
-            else:
+            if not keep_gradients:
                 g *= lr
-            w -= g
+                w -= g
+            elif not blas.axpy(-LR, g, w):
+                w -= np.multiply(g, lr, out=scaled)
 
     step.weights = lambda: [w1, b1, w2, b2]
     return step

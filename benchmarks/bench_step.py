@@ -8,8 +8,8 @@ One step = forward, cross-entropy, backward, SGD update, for
   (c) the floor: the same network written by hand in NumPy (``_networks.make_floor``):
       5 matrix products (the input needs no gradient), each by ``np.dot`` or ``np.matmul``,
       whichever is faster for its shape; and "kept", the same with the update an engine
-      must make (θ −= η g through a work array, g kept: the floor scales its gradients in
-      place, which ``p.grad`` forbids);
+      must make, g kept (the floor scales its gradients in place, which ``p.grad`` forbids):
+      θ −= η g in one BLAS pass as minitransfer's SGD makes it (``minitransfer.blas``);
   (d) PyTorch CPU, when it is installed;
   (e) "ops": the eager step's own NumPy calls with no engine around them
       (``_networks.make_eager_ops``). Eager minus ops is the engine's Python per step;

@@ -23,8 +23,13 @@ step's graph is the same at every step of the same input shape; only the numbers
 optimizer.step()`` does: x and y go into their slots, the kernels run forward in tape order and
 backward in reverse, each trainable leaf's ``.grad`` is set to its gradient array (the same
 arrays at every step: overwritten, not accumulated), and ``optimizer.step()`` updates the
-parameters with the same code as an eager step. It returns the loss as a 0-d Tensor (a copy,
-``.item()`` gives the number); ``step.output`` holds the model's output until the next call.
+parameters with the same code as an eager step. One exception, SGD's plain rule θ −= η ∇θ:
+its BLAS calls are prepared once for the tape's gradient arrays (``SGD._captured_update``;
+it saved 12 µs of a 98 µs step at batch 1, 6–14 of ~345 at batch 64), the same arithmetic
+bit for bit, with ``lr`` read at every step; once momentum or weight decay is set, or the
+groups change, ``optimizer.step()`` makes the step again. ``step`` returns the loss as a 0-d
+Tensor (a copy, ``.item()`` gives the number); ``step.output`` holds the model's output until
+the next call.
 A NaN or infinite loss skips the backward pass and the update, so the parameters keep the
 values that produced it (``fit`` then raises ``NonFiniteLossError``, as for an eager step).
 
@@ -87,7 +92,8 @@ class CapturedStep:
         self.optimizer.zero_grad()
         if math.isfinite(loss.item()):
             tape.backward()
-            self.optimizer.step()
+            if not tape.update(self.optimizer):
+                self.optimizer.step()
         return Tensor._from_op(loss.copy(), None)  # a new leaf, as Tensor(...) makes, unchecked
 
 
@@ -187,6 +193,7 @@ class Tape:
                 k.scratch.append(None if direct else aligned.empty(shape, dtype, self.values[s]))
         self.trainable = [(t, Tensor(self.grads[slot])) for t, _, requires_grad, slot in self.leaves
                           if requires_grad]
+        self.prepared = None  # (optimizer, its prepared update): made at the first update
 
     def _verify(self, x, y, eager_loss, eager_out):
         """Replay the forward pass on (x, y) and on two made-up batches; each must agree with an
@@ -228,6 +235,15 @@ class Tape:
         for k in self.kernels:
             k.forward()
         return self.values[self.root]
+
+    def update(self, optimizer):
+        """Make the optimizer's step through the update it prepared for this tape's gradient
+        arrays (``_captured_update``: SGD's plain rule); False when it has none or it does not
+        apply at this step."""
+        if self.prepared is None or self.prepared[0] is not optimizer:
+            prepare = getattr(optimizer, "_captured_update", None)  # None: not this package's
+            self.prepared = optimizer, prepare and prepare({t: g.data for t, g in self.trainable})
+        return self.prepared[1] is not None and self.prepared[1]()
 
     def backward(self):
         for k in self.backward_kernels:

@@ -18,15 +18,18 @@ readable after the step (for logging or checking), as in PyTorch.
 Each update rule is written once, in place: the temporaries it needs (η g, λθ + g, ...) go
 into work arrays of the parameter's shape that the optimizer allocates once and reuses at
 every step (``_work``), aligned to 64 bytes (``aligned``: 21 against 26 µs for θ −= η g on
-the 128×784 weight). The eager ``step()`` and the captured step of ``replay.capture`` call
-the same code, so they give the same numbers.
+the 128×784 weight). SGD's last line, θ −= η g, needs none: BLAS's axpy makes it in one pass
+(``subtract_scaled_in_place``, ``blas``: 11 against 21 µs). The eager ``step()`` and the
+captured step of ``replay.capture`` call the same code, so they give the same numbers; for
+SGD's plain rule the captured step calls the same BLAS function, prepared once
+(``_captured_update``).
 """
 
 import numbers
 
 import numpy as np
 
-from minitransfer import aligned, backend
+from minitransfer import aligned, backend, blas
 from minitransfer.autograd import enable_grad
 from minitransfer.tensor import Tensor
 
@@ -108,6 +111,12 @@ class Optimizer:
 
     def _update(self):
         raise NotImplementedError
+
+    def _captured_update(self, grads):
+        """A faster ``step()`` that a captured step prepares once (``replay``), for gradients that
+        are the same arrays at every step (``grads``: {parameter: its gradient array}); None
+        when this optimizer has none (SGD has one, for its plain rule)."""
+        return None
 
     @staticmethod
     def _parameters_to_update(group):
@@ -193,6 +202,19 @@ def subtract_in_place(p, step):
     """
     p._version_counter[0] += 1
     p.data -= step
+
+
+def subtract_scaled_in_place(p, lr, g, work):
+    """θ −= η g, leaving g as it is (``p.grad`` or a momentum buffer): SGD's last line.
+
+    One pass through BLAS's axpy where it can (``blas.axpy``: 11 against 21 µs on the 128×784
+    float32 weight), else NumPy's two: η g into ``work()`` (a function that returns the work
+    array, so that it is allocated only when it is needed), then θ −= η g. The version bump is
+    ``subtract_in_place``'s.
+    """
+    p._version_counter[0] += 1
+    if not blas.axpy(-lr, g, p.data):
+        p.data -= write_into(work(), backend.namespace(g).multiply, g, lr)
 
 
 def scale_in_place(p, factor):

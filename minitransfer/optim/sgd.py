@@ -1,10 +1,10 @@
 """Stochastic gradient descent, with PyTorch's momentum, dampening, Nesterov and weight decay."""
 
-from minitransfer import aligned, backend
+from minitransfer import aligned, backend, blas
 from minitransfer.optim.optimizer import (
     Optimizer,
     check_non_negative,
-    subtract_in_place,
+    subtract_scaled_in_place,
     write_into,
 )
 
@@ -53,13 +53,13 @@ class SGD(Optimizer):
 
     def _update_one(self, p, lr, momentum, dampening, weight_decay, nesterov):
         """The rule above for one parameter, in place: temporaries go into two work arrays."""
-        xp = backend.namespace(p.data)
         grad = p.grad.data  # read only: p.grad must be left as it is
         # The plain rule θ −= η ∇θ, the commonest, said first: it skips the rule's bookkeeping below,
         # which cost a captured step of the 784-128-10 MLP a median 3.6 µs (of ~110) at batch 1.
         if momentum == 0 and weight_decay == 0:
-            subtract_in_place(p, write_into(self._work(p, 1)[0], xp.multiply, grad, lr))
+            subtract_scaled_in_place(p, lr, grad, lambda: self._work(p, 1)[0])
             return
+        xp = backend.namespace(p.data)
         spare_needed = momentum != 0 and (nesterov or dampening != 0)
         work, spare = self._work(p, 2) if spare_needed else (self._work(p, 1)[0], None)
         g = grad
@@ -81,8 +81,48 @@ class SGD(Optimizer):
                 g = g_next
             else:
                 g = buffer
-        # θ −= η g: scale g where it is ours to change, else a copy in ``work``
-        step = g if g is work or g is spare else write_into(work, xp.multiply, g, lr)
-        if step is g:
-            step *= lr
-        subtract_in_place(p, step)
+        subtract_scaled_in_place(p, lr, g, lambda: work)  # θ −= η g
+
+    def _captured_update(self, grads):
+        """The plain rule θ −= η ∇θ for a captured step, with each parameter's BLAS call prepared
+        once (``blas.prepare_axpy``) instead of at every step.
+
+        ``grads`` maps each parameter the captured step trains to its gradient array (the same
+        arrays at every step). Returns ``update()``: it makes the step that ``step()`` would make,
+        bit for bit (the same axpy, α = −η, η read from the group at every call), and returns
+        True; or, when the plain rule does not apply at this step (momentum or weight decay set
+        since, lr = 0, groups changed, a parameter frozen or replaced), it changes nothing and
+        returns False, and the caller calls ``step()``. None for a subclass (it may change the
+        rule) or for arrays BLAS cannot take. It saves the loop's bookkeeping and each call's
+        checks: 12 µs of a 98 µs captured step at batch 1, 6–14 of ~345 at batch 64 (medians of
+        21 paired rounds, one thread).
+        """
+        if type(self) is not SGD:
+            return None
+        groups = [(group, list(group["params"])) for group in self.param_groups]
+        calls = []  # (its group, the parameter, its array, the prepared θ ← αg + θ)
+        for group, params in groups:
+            for p in params:
+                if p in grads:
+                    prepared = blas.prepare_axpy(grads[p], p.data)
+                    if prepared is None:
+                        return None
+                    calls.append((group, p, p.data, prepared))
+
+        def update():
+            if len(self.param_groups) != len(groups):
+                return False
+            for (group, params), now in zip(groups, self.param_groups):
+                if (now is not group or len(group["params"]) != len(params)
+                        or any(a is not b for a, b in zip(group["params"], params))
+                        or group["momentum"] != 0 or group["weight_decay"] != 0 or group["lr"] == 0):
+                    return False
+            for _, p, data, _ in calls:
+                if p.data is not data or not p.requires_grad:
+                    return False
+            for group, p, _, prepared in calls:
+                p._version_counter[0] += 1  # as subtract_scaled_in_place counts it
+                prepared(-float(group["lr"]))
+            return True
+
+        return update
