@@ -24,6 +24,7 @@
 # | one eager step: forward, `backward()`, `optimizer.step()` | `train.fit(..., capture=False)` |
 # | the step recorded as a tape of kernels on preallocated arrays | `mt.capture(model, loss_fn, opt, x, y)` |
 # | the optimizer's update, in place on work arrays | `optim.SGD`, `optim.Adam` (`_update_one`) |
+# | θ −= η g in one pass: BLAS's axpy, y ← αx + y | `minitransfer/blas.py`, `optim.SGD` |
 # | buffers that start on a 64-byte boundary, as PyTorch's | `minitransfer/aligned.py` |
 # | the BLAS thread count | `mt.set_num_threads(n)`, `--threads` |
 #
@@ -110,9 +111,9 @@ print(f"captured vs eager over {compare_steps} steps: largest loss difference {w
 #   checks (version counters, labels, shapes, dtypes, devices);
 # - **ops**: the same NumPy calls with no engine at all;
 # - **captured**: the tape of section 1, replayed;
-# - **kept**: the step written by hand, updating as an engine must: θ −= η g through a work
-#   array, g left as it is (`p.grad` must survive the step, and NumPy has no fused
-#   multiply-and-subtract);
+# - **kept**: the step written by hand, updating as minitransfer's SGD does: g left as it is
+#   (`p.grad` must survive the step), θ −= η g in one pass of BLAS's axpy (the end of this
+#   section);
 # - **floor**: the step written by hand, its gradients scaled in place.
 #
 # Eager − lean is then what minitransfer's checks cost, lean − ops what building and walking a
@@ -175,21 +176,28 @@ print(f"fit eager: {histories[False].seconds:.2f} s, fit(capture=True): {histori
       f"identical losses at every step: {histories[False].losses == histories[True].losses}")
 
 # %% [markdown]
-# ### Where an array starts in memory
+# ### Where an array starts in memory, and one pass instead of two
 #
 # NumPy takes an array's memory from the C library's `malloc`, which promises only 16-byte
 # alignment; the CPU reads memory in 64-byte cache lines, and an AVX-512 instruction reads 64
 # bytes at once, so on an array that starts mid-line every wide read straddles two lines.
 # PyTorch's CPU allocator starts every buffer on a 64-byte boundary (`c10/core/alignment.h`),
 # and so do the arrays that minitransfer allocates once and reuses at every step: a captured
-# step's buffers, the optimizers' work arrays and state (`minitransfer/aligned.py`; the
-# "kept" floor above uses the same). Measured now: θ −= η g for the first layer's 128×784
-# float32 weight through a work array, with all three arrays on a 64-byte boundary, and with
-# all three 16 bytes past one; the per-round differences give a paired interval
+# step's buffers, the optimizers' work arrays and state (`minitransfer/aligned.py`).
+#
+# θ −= η g in NumPy is two passes: η g into a work array (g must survive the step), then θ
+# minus it. BLAS, the library under NumPy's matrix products, has had the fused form since
+# 1979: `axpy`, y ← αx + y, one pass (PyTorch's SGD makes it: `param.add_(grad, alpha=-lr)`).
+# `minitransfer.blas.axpy` calls it in the OpenBLAS NumPy loaded, and returns False where it
+# cannot, so that SGD falls back to the two passes. The CPU's fused multiply-add rounds once,
+# NumPy twice, so the two can differ in the last bit; eager and captured steps call the same
+# function and still agree bit for bit. Measured now, for the first layer's 128×784 float32
+# weight: the two passes on arrays 16 bytes past a 64-byte boundary, on aligned arrays, and
+# axpy on the aligned arrays; the per-round differences give paired intervals
 # (`stats.paired_interval`).
 
 # %%
-from minitransfer import aligned
+from minitransfer import aligned, blas
 from minitransfer.stats import HELPED, HURT, paired_interval
 
 
@@ -201,20 +209,31 @@ def placed(shape, offset):
 
 
 updates = {}
-for offset in (0, 16):
+for offset in (16, 0):
     theta, g, work = (placed((128, 784), offset) for _ in range(3))
     theta[...], g[...] = 0.0, np.random.default_rng(1).standard_normal((128, 784))
     updates[offset] = (lambda theta=theta, g=g, work=work:
                        np.subtract(theta, np.multiply(g, 0.01, out=work), out=theta))
-per_round = {offset: [] for offset in updates}
+if blas.available():
+    updates["axpy"] = lambda: blas.axpy(-0.01, g, theta)  # the aligned arrays of the last loop
+per_round = {name: [] for name in updates}
 for _ in range(rounds):
-    for offset, update in updates.items():
-        per_round[offset].append(median_time({"": update}, 1, seconds / 5)[""])
-gap = paired_interval(np.array(per_round[16]) - np.array(per_round[0]))
+    for name, update in updates.items():
+        per_round[name].append(median_time({"": update}, 1, seconds / 5)[""])
+t = {name: np.array(times) for name, times in per_round.items()}
+gap = paired_interval(t[16] - t[0])
 reading = {HELPED: "the aligned arrays are faster", HURT: "the arrays 16 bytes off are faster"}
-print(f"θ −= η g on 128x784 float32: 64-byte aligned {np.median(per_round[0]):.1f} µs, 16 bytes off "
-      f"{np.median(per_round[16]):.1f} µs; off − aligned: {gap} µs over {gap.n} rounds, "
+print(f"θ −= η g on 128x784 float32: 64-byte aligned {np.median(t[0]):.1f} µs, 16 bytes off "
+      f"{np.median(t[16]):.1f} µs; off − aligned: {gap} µs over {gap.n} rounds, "
       f"{reading.get(gap.verdict().code, 'no detectable difference')} here, now")
+if "axpy" in t:
+    saved = paired_interval(t[0] - t["axpy"])
+    reading = {HELPED: "one pass is faster", HURT: "two passes are faster"}
+    print(f"θ −= η g on 128x784 float32: two passes {np.median(t[0]):.1f} µs, axpy "
+          f"{np.median(t['axpy']):.1f} µs; two − one: {saved} µs over {saved.n} rounds, "
+          f"{reading.get(saved.verdict().code, 'no detectable difference')} here, now")
+else:
+    print("NumPy's BLAS here is not OpenBLAS: the optimizer makes the two passes, nothing to compare")
 
 # %% [markdown]
 # ## 3. Threads: when a second one pays
