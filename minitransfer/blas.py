@@ -12,9 +12,9 @@ on the 128×784 float32 weight took 21–22 µs in NumPy's two passes and 11 µs
 rounds), forward and backward took 300–304 µs; the four parameters' updates added 38–43 µs
 in two passes and 15–21 µs by axpy.
 
-``axpy`` finds NumPy's BLAS the first time it is called, through threadpoolctl (the package's
-thread-count library), and calls its C interface, ``cblas_saxpy`` or ``cblas_daxpy``, with
-ctypes. It only knows OpenBLAS, the BLAS of NumPy's wheels. Where it cannot do the work
+``axpy`` finds NumPy's BLAS the first time it is called, through NumPy's compiled core, and
+calls its C interface, ``cblas_saxpy`` or ``cblas_daxpy``, with ctypes. It only knows OpenBLAS,
+the BLAS of NumPy's wheels. Where it cannot do the work
 exactly as the two NumPy passes would, it returns False and changes nothing, and the caller
 makes the two passes. That happens with another BLAS (MKL, Accelerate) or none, with arrays
 that are not contiguous NumPy float32 or float64 arrays of the same shape and dtype, with
@@ -96,21 +96,17 @@ def _address(array, flags):
 
 
 def _find_blas():
-    """Look for OpenBLAS among the libraries loaded in this process, once."""
+    """Look for OpenBLAS's functions in the library NumPy's compiled core was linked against,
+    once. (A lookup through the core's handle searches the libraries it loaded, so this finds
+    the BLAS NumPy's own products run on, whatever its file is called.)"""
     global _SEARCHED
     _SEARCHED = True
-    from threadpoolctl import threadpool_info
-
-    for library in threadpool_info():
-        if library.get("internal_api") == "openblas":
-            found = _openblas_functions(library["filepath"])
-            if found:
-                _FUNCTIONS.update(found)
-                return
+    _FUNCTIONS.update(_openblas_functions(np._core._multiarray_umath.__file__))
 
 
 def _openblas_functions(path):
-    """{dtype: cblas_?axpy} from the OpenBLAS at ``path``, or {} if it cannot be read.
+    """{dtype: cblas_?axpy} from OpenBLAS, looked up through the library at ``path`` (and the
+    libraries it loaded), or {} where there is none.
 
     NumPy's wheels rename OpenBLAS's symbols ("scipy_" before, "64_" after); the integer width
     of the interface (32 or 64 bits) is read from the library's own build string."""
