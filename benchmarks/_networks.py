@@ -41,9 +41,9 @@ def initial_weights(seed=0, numpy_only=False):
 
 def make_contenders(batch, with_torch=True):
     """Every contender by name, each on the same batch from the same initial weights: eager,
-    captured, floor, kept (the floor updating as minitransfer's SGD does, g kept), ops (the eager step's NumPy
-    calls alone), lean (the same calls under the leanest eager engine, ``_lean_engine``) and,
-    when it is installed and ``with_torch``, torch."""
+    captured, floor, kept (the floor updating as minitransfer's SGD does, g kept), ops (the
+    eager step's NumPy calls alone), lean (the same calls under the leanest eager engine,
+    ``_lean_engine``) and, when it is installed and ``with_torch``, torch."""
     x, y = make_batch(batch)
     weights = initial_weights()
     contenders = {"eager": make_minitransfer(x, y, weights),
