@@ -104,7 +104,10 @@ def _find_blas():
     the BLAS NumPy's own products run on, whatever its file is called.)"""
     global _SEARCHED
     _SEARCHED = True
-    _FUNCTIONS.update(_openblas_functions(np._core._multiarray_umath.__file__))
+    core = getattr(getattr(np, "_core", None), "_multiarray_umath", None)  # NumPy 2's layout
+    path = getattr(core, "__file__", None)
+    if path is not None:
+        _FUNCTIONS.update(_openblas_functions(path))
 
 
 def _openblas_functions(path):

@@ -127,3 +127,12 @@ def test_a_library_that_is_not_openblas_gives_no_functions():
     libc = ctypes.util.find_library("c")
     if libc is not None:
         assert blas._openblas_functions(libc) == {}
+
+
+def test_a_numpy_without_the_expected_core_falls_back_instead_of_failing(monkeypatch):
+    monkeypatch.setattr(blas, "_FUNCTIONS", {})
+    monkeypatch.setattr(blas, "_SEARCHED", False)
+    monkeypatch.delattr(np._core, "_multiarray_umath")
+    assert not blas.available()
+    y = np.ones(3)
+    assert blas.axpy(2.0, np.ones(3), y) is False
