@@ -242,7 +242,8 @@ class Tape:
         apply at this step."""
         if self.prepared is None or self.prepared[0] is not optimizer:
             prepare = getattr(optimizer, "_captured_update", None)  # None: not this package's
-            self.prepared = optimizer, prepare and prepare({t: g.data for t, g in self.trainable})
+            update = None if prepare is None else prepare({t: g.data for t, g in self.trainable})
+            self.prepared = optimizer, update
         return self.prepared[1] is not None and self.prepared[1]()
 
     def backward(self):
