@@ -63,7 +63,9 @@ print(f"digits {x_train.shape}, model {model.sizes}")
 # x, y)` runs one step eagerly, walks its graph in topological order and keeps it as a
 # **tape**: one *kernel* per op, reading and writing numbered *slots*. Every array a step needs
 # is allocated once; a replay runs the kernels' forwards in order and their backwards in
-# reverse, writing into those arrays (NumPy's `out=`), then calls `optimizer.step()`. This is
+# reverse, writing into those arrays (NumPy's `out=`), then calls `optimizer.step()`. A ReLU
+# whose input no other op reads runs in place, as `nn.ReLU(inplace=True)` in PyTorch: its value
+# and its gradient live in its input's arrays (one buffer each where there were two). This is
 # what a compiler does for a static graph (CUDA graphs, `torch.compile`). `minitransfer/replay.py`
 # holds it, and what makes it record again (another batch shape, a frozen or replaced
 # parameter), so that a tape is never replayed stale; `minitransfer/replay_kernels.py` holds the
@@ -79,7 +81,8 @@ names = {0: "x", 1: "y"} | {slot: name for name, p in captured_model.named_param
 print("the tape of one step; slots " + ", ".join(f"[{slot}] {name}" for slot, name in sorted(names.items())))
 for kernel in tape.kernels:  # (CrossEntropy reads the labels y from slot 1 too)
     inputs = ", ".join(f"[{i}]" for i in kernel.ins)
-    print(f"  [{kernel.out}] = {type(kernel).__name__.removesuffix('Kernel')}({inputs})")
+    shared = f"   (in place: in the arrays of [{kernel.ins[0]}])" if kernel.in_place else ""
+    print(f"  [{kernel.out}] = {type(kernel).__name__.removesuffix('Kernel')}({inputs}){shared}")
 
 # %% [markdown]
 # The replay must give the eager step's numbers. Train two copies side by side:

@@ -13,7 +13,9 @@ step's graph is the same at every step of the same input shape; only the numbers
 2. **allocates once** every array a step needs: each slot's value and gradient, each kernel's
    temporaries, each starting on a 64-byte boundary as PyTorch's allocator places them
    (``aligned``; what it saves: benchmarks/README.md). Kernels write into them with NumPy's and
-   CuPy's ``out=`` argument;
+   CuPy's ``out=`` argument. A ReLU whose input no other op reads runs in place, as
+   ``nn.ReLU(inplace=True)`` in PyTorch: its value and gradient share its input's buffers
+   (``replay_kernels.relus_in_place``);
 3. **checks itself**: it replays the forward pass on x, y and on two made-up batches, and
    compares each with an eager forward pass. A model or loss that reads something its graph
    does not show (a value computed from x outside the ops, a random draw) fails here with
@@ -125,7 +127,8 @@ class Tape:
             raise CaptureError("capture: loss_fn must return a single-number Tensor computed "
                                "from the model's output")
         nodes = topological_order(loss)  # op results, each after the tensors it was made from
-        slot_of = self._number_slots(nodes, {id(x_leaf): X, id(y_leaf): Y}, [x, y])
+        slot_of = self._number_slots(nodes, {id(x_leaf): X, id(y_leaf): Y}, [x, y],
+                                     kernels.relus_in_place(nodes, keep=out))
         for array in self.values:
             if type(array) is not np.ndarray and backend.device_of(array) != "cuda":
                 raise CaptureError(f"capture: needs NumPy or CuPy arrays (kernels write with out=, "
@@ -142,9 +145,10 @@ class Tape:
         self._verify(x, y, eager_loss, eager_out)  # before the gradients' buffers: a lower peak
         self._plan_backward()
 
-    def _number_slots(self, nodes, slot_of, values):
+    def _number_slots(self, nodes, slot_of, values, in_place):
         """Give each tensor of the graph a slot: the leaves keep their arrays (``self.leaves``,
-        the guards), each op result gets a buffer of its own. Returns {id(tensor): slot}."""
+        the guards), each op result gets a buffer of its own, except the ReLUs ``in_place``,
+        whose result shares its input's buffer. Returns {id(tensor): slot}."""
         self.values = values
         self.leaves = []  # (tensor, its array, its requires_grad, its slot)
         for node in nodes:
@@ -154,7 +158,10 @@ class Tape:
                     self.leaves.append((t, t.data, t.requires_grad, len(values)))
                     values.append(t.data)
             slot_of[id(node)] = len(values)
-            values.append(aligned.empty_like(node.data))
+            if id(node) in in_place:
+                values.append(values[slot_of[id(node.grad_fn.inputs[0])]])
+            else:
+                values.append(aligned.empty_like(node.data))
         return slot_of
 
     def _plan_backward(self):
@@ -174,9 +181,10 @@ class Tape:
         if not needs[self.root]:
             raise CaptureError("capture: nothing to train (no parameter the loss depends on "
                                "requires grad)")
-        for s, needed in enumerate(needs):
+        shared = {k.ins[0]: k.out for k in self.kernels if k.in_place}
+        for s, needed in reversed(list(enumerate(needs))):  # a ReLU's output before its input
             if needed:
-                self.grads[s] = aligned.empty_like(self.values[s])
+                self.grads[s] = self.grads[shared[s]] if s in shared else aligned.empty_like(self.values[s])
         self.grads[self.root][...] = 1  # dL/dL
         self.backward_kernels = [k for k in reversed(self.kernels) if needs[k.out]]
         arrived = set()

@@ -23,6 +23,8 @@ class Kernel:
     """An op of the tape. ``forward`` reads ``values[ins]`` and writes ``values[out]`` in place;
     ``backward`` turns ``grads[out]`` into the gradients of the inputs that ``wants``."""
 
+    in_place = False  # values[out] is values[ins[0]], and grads[out] is grads[ins[0]]
+
     def __init__(self, ctx, ins, out, tape):
         self.ins, self.out, self.values, self.grads = ins, out, tape.values, tape.grads
         self.xp = xp = backend.namespace(tape.values[out])
@@ -89,16 +91,48 @@ class AffineKernel(Kernel):
 
 
 class ReLUKernel(Kernel):
-    """functions.ReLU: z = max(x, 0).   dx = g ⊙ [x > 0]."""
+    """functions.ReLU: z = max(x, 0).   dx = g ⊙ [x > 0].
+
+    In place (``relus_in_place``: nothing else reads x) z overwrites x, and dx
+    overwrites g. The mask then comes from z: [z > 0] = [x > 0] (max(x, 0) is positive where x
+    is, and NaN where x is NaN), kept as booleans, a quarter of a float32 array."""
+
+    def setup(self, ctx, tape):
+        z = tape.values[self.out]
+        self.in_place = z is tape.values[self.ins[0]]
+        self.mask = aligned.empty(z.shape, bool, z) if self.in_place else None
 
     def forward(self):
         self.xp.maximum(self.values[self.ins[0]], 0.0, out=self.values[self.out])
 
     def backward(self):
+        if self.in_place:  # g and dx are one array (replay.Tape._plan_backward)
+            self.xp.greater(self.values[self.out], 0.0, out=self.mask)
+            self.xp.multiply(self.grads[self.out], self.mask, out=self.grads[self.out])
+            return
         dx = self.target(0)  # the mask [x > 0] (1.0 or 0.0) is built in dx itself: no buffer of its own
         self.xp.greater(self.values[self.ins[0]], 0.0, out=dx)
         self.xp.multiply(self.grads[self.out], dx, out=dx)
         self.deliver(0)
+
+
+def relus_in_place(nodes, keep):
+    """The ReLUs whose result can overwrite their input, as ``nn.ReLU(inplace=True)`` does in
+    PyTorch: the input is an op's result (not x, a parameter or a constant), no other op reads
+    it, and it is not ``keep`` (the model's output). Their input's value is then dead once the
+    ReLU has run, and so is their output's gradient once the ReLU's backward has run: one
+    buffer each instead of two (``ReLUKernel``). Returns the ids of these ReLU results."""
+    readers = {}
+    for node in nodes:
+        for t in node.grad_fn.inputs:
+            readers[id(t)] = readers.get(id(t), 0) + 1
+    chosen = set()
+    for node in nodes:
+        if type(node.grad_fn) is F.ReLU:
+            source = node.grad_fn.inputs[0]
+            if source.grad_fn is not None and readers[id(source)] == 1 and source is not keep:
+                chosen.add(id(node))
+    return chosen
 
 
 class CrossEntropyKernel(Kernel):

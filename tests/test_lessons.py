@@ -148,6 +148,7 @@ EXPECTED = {
         ["gain_vs_m_and_steps.png", "methods.png"]),
     "17_the_captured_step": (
         [r"slots \[0\] x, \[1\] y, \[2\] body\.0\.weight", r"\[4\] = Affine\(\[0\], \[2\], \[3\]\)",
+         r"\[5\] = ReLU\(\[4\]\)   \(in place: in the arrays of \[4\]\)",
          r"captured vs eager over 10 steps: largest loss difference \d\.\de[+-]\d\d",
          r"batch\s+eager\s+lean\s+ops\s+captured\s+kept\s+floor",
          r"batch 64: captured takes \d+\.\d\dx the eager step's time; "
