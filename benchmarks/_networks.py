@@ -58,14 +58,25 @@ def make_contenders(batch, with_torch=True):
     return contenders
 
 
-def make_minitransfer(x, y, weights):
-    """The engine as a training loop uses it: zero_grad, forward, loss, backward, step."""
+def _mlp(weights):
+    """The document's MLP holding ``weights``; without them, its own initial weights, those that
+    ``initial_weights()`` returns, drawn once: what a training program pays, no copy."""
     import minitransfer as mt
 
+    if weights is None:
+        return mt.nn.MLP(list(SIZES), generator=0)
     model = mt.nn.MLP(list(SIZES))
     with mt.no_grad():
         for p, w in zip(model.parameters(), weights):
             p.copy_(w)
+    return model
+
+
+def make_minitransfer(x, y, weights=None):
+    """The engine as a training loop uses it: zero_grad, forward, loss, backward, step."""
+    import minitransfer as mt
+
+    model = _mlp(weights)
     loss_fn = mt.nn.CrossEntropyLoss()
     optimizer = mt.optim.SGD(model.parameters(), lr=LR)
     inputs, labels = mt.tensor(x), mt.tensor(y)
@@ -80,15 +91,12 @@ def make_minitransfer(x, y, weights):
     return step
 
 
-def make_captured(x, y, weights):
+def make_captured(x, y, weights=None):
     """The same training as ``make_minitransfer``, by the step that ``minitransfer.capture`` records
     once and replays (zero_grad, forward, loss, backward and step in one call)."""
     import minitransfer as mt
 
-    model = mt.nn.MLP(list(SIZES))
-    with mt.no_grad():
-        for p, w in zip(model.parameters(), weights):
-            p.copy_(w)
+    model = _mlp(weights)
     optimizer = mt.optim.SGD(model.parameters(), lr=LR)
     inputs, labels = mt.tensor(x), mt.tensor(y)
     captured = mt.capture(model, mt.nn.CrossEntropyLoss(), optimizer, inputs, labels)

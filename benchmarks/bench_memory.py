@@ -54,9 +54,9 @@ def child(args):
 
     x, y = _networks.make_batch(args.batch)
     if args.child == "eager":
-        step = _networks.make_minitransfer(x, y, _networks.initial_weights())
+        step = _networks.make_minitransfer(x, y)
     elif args.child == "captured":
-        step = _networks.make_captured(x, y, _networks.initial_weights())
+        step = _networks.make_captured(x, y)
     else:
         step = _networks.make_floor(x, y, _networks.initial_weights(numpy_only=True))
     after_import, _ = rss_mb()

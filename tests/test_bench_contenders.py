@@ -39,6 +39,14 @@ def test_every_contender_trains_the_same_network_to_the_same_weights(batch):
             np.testing.assert_array_equal(w_eager, w_other)
 
 
+def test_without_weights_the_engines_contenders_start_from_initial_weights():
+    """bench_memory builds the eager and captured models once, from their own draws (a second
+    model, drawn only to be copied, would count in their peak): the same start as the others."""
+    x, y = _networks.make_batch(2)
+    for make in (_networks.make_minitransfer, _networks.make_captured):
+        for w, w0 in zip(make(x, y).weights(), _networks.initial_weights()):
+            np.testing.assert_array_equal(w, w0)
+
 
 def test_the_floor_runs_with_numpy_alone():
     """bench_memory compares each contender's peak memory with the floor's, whose process must
