@@ -4,7 +4,9 @@ Contenders: the eager step (zero_grad, forward, loss, backward, step), the captu
 (``minitransfer.capture``: recorded once, replayed on arrays allocated once) and the floor.
 Each contender runs in its own subprocess, so that each peak is its own: the resident set
 size (RSS) is read from /proc/self/status (VmRSS now, VmHWM the peak), or from
-resource.getrusage where /proc is missing (peak only). Reported per contender:
+resource.getrusage where /proc is missing (peak only). Each builds its network once, as a
+training program does: the engine's MLP from its own draws, the floor its NumPy arrays.
+Reported per contender:
 
   - peak RSS over the whole run (imports included: importing minitransfer is part of its cost);
   - RSS growth from step 100 to step 1,000: a leak (a graph or gradient kept alive from one
