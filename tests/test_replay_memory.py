@@ -30,6 +30,21 @@ class Residual(nn.Module):
         return self.head(h + mt.relu(h))
 
 
+class Chained(nn.Module):
+    """head(a) + skip(a), a = relu(relu(inner(x))): two ReLUs in a row, the second's result read
+    twice (its gradient arrives in two parts before the ReLUs' backward runs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Linear(6, 6, generator=0, dtype=np.float64)
+        self.head = nn.Linear(6, 3, generator=1, dtype=np.float64)
+        self.skip = nn.Linear(6, 3, generator=2, dtype=np.float64)
+
+    def forward(self, x):
+        a = mt.relu(mt.relu(self.inner(x)))
+        return self.head(a) + self.skip(a)
+
+
 def data(n=8, features=6, classes=3, seed=0):
     rng = np.random.default_rng(seed)
     return [(mt.tensor(rng.standard_normal((5, features))), mt.tensor(rng.integers(0, classes, 5)))
@@ -69,6 +84,14 @@ def test_an_mlps_relus_share_their_inputs_value_and_gradient_buffers():
         assert tape.values[k.out] is tape.values[k.ins[0]]
         assert tape.grads[k.out] is tape.grads[k.ins[0]]
         assert k.mask.dtype == np.bool_ and k.mask.shape == (5, 8)
+
+
+def test_two_relus_in_a_row_share_one_buffer_and_their_result_may_be_read_twice():
+    step, _ = train_side_by_side(Chained(), nn.CrossEntropyLoss(), data())
+    tape, (first, second) = relu_kernels(step)
+    assert first.in_place and second.in_place
+    assert tape.values[second.out] is tape.values[first.ins[0]]
+    assert tape.grads[second.out] is tape.grads[first.ins[0]]
 
 
 def test_a_pre_activation_that_another_op_reads_is_not_overwritten():
