@@ -121,7 +121,9 @@ def relus_in_place(nodes, keep):
     PyTorch: the input is an op's result (not x, a parameter or a constant), no other op reads
     it, and it is not ``keep`` (the model's output). Their input's value is then dead once the
     ReLU has run, and so is their output's gradient once the ReLU's backward has run: one
-    buffer each instead of two (``ReLUKernel``). Returns the ids of these ReLU results."""
+    buffer each instead of two (``ReLUKernel``). This relies on no kernel's backward reading its
+    own output (the input's producer would find it overwritten); a kernel that did, as an Exp
+    kernel would (dx = g ⊙ z), must be excluded here. Returns the ids of these ReLU results."""
     readers = {}
     for node in nodes:
         for t in node.grad_fn.inputs:
