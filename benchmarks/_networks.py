@@ -33,10 +33,7 @@ def initial_weights(seed=0, numpy_only=False):
             weights += [rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32),
                         rng.uniform(-bound, bound, n_out).astype(np.float32)]
         return weights
-    import minitransfer as mt
-
-    model = mt.nn.MLP(list(SIZES), generator=seed)
-    return [p.data.copy() for p in model.parameters()]
+    return [p.data.copy() for p in _mlp(None, seed).parameters()]
 
 
 def make_contenders(batch, with_torch=True):
@@ -58,13 +55,14 @@ def make_contenders(batch, with_torch=True):
     return contenders
 
 
-def _mlp(weights):
-    """The document's MLP holding ``weights``; without them, its own initial weights, those that
-    ``initial_weights()`` returns, drawn once: what a training program pays, no copy."""
+def _mlp(weights, seed=0):
+    """The document's MLP holding ``weights``; without them, its own initial weights drawn from
+    ``seed`` (those that ``initial_weights(seed)`` returns), drawn once: what a training program
+    pays, no copy."""
     import minitransfer as mt
 
     if weights is None:
-        return mt.nn.MLP(list(SIZES), generator=0)
+        return mt.nn.MLP(list(SIZES), generator=seed)
     model = mt.nn.MLP(list(SIZES))
     with mt.no_grad():
         for p, w in zip(model.parameters(), weights):
