@@ -63,7 +63,8 @@ print(f"digits {x_train.shape}, model {model.sizes}")
 # x, y)` runs one step eagerly, walks its graph in topological order and keeps it as a
 # **tape**: one *kernel* per op, reading and writing numbered *slots*. Every array a step needs
 # is allocated once; a replay runs the kernels' forwards in order and their backwards in
-# reverse, writing into those arrays (NumPy's `out=`), then calls `optimizer.step()`. A ReLU
+# reverse, writing into those arrays (NumPy's `out=`), then updates the parameters with
+# `optimizer.step()` (plain SGD: its axpy calls of section 2, prepared once). A ReLU
 # whose input no other op reads runs in place, as `nn.ReLU(inplace=True)` in PyTorch: its value
 # and its gradient live in its input's arrays (one buffer each where there were two). This is
 # what a compiler does for a static graph (CUDA graphs, `torch.compile`). `minitransfer/replay.py`
